@@ -119,8 +119,8 @@ class WorkflowContext:
         "response format" assertion naming the offending path, and aborts."""
         try:
             return schema.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
+        except ValidationError as error:
+            first = error.errors()[0]
             path = ".".join(str(part) for part in first["loc"]) or "$"
             self.check(
                 f"response format: {name}",
@@ -128,7 +128,9 @@ class WorkflowContext:
                 f"{first['msg']} (at {path})",
                 False,
             )
-            raise WorkflowAbort(f"response format of {name}: {first['msg']} at {path}")
+            raise WorkflowAbort(
+                f"response format of {name}: {first['msg']} at {path}"
+            ) from error
 
     def register_compensation(
         self, action: str, payload: dict[str, Any], description: str = ""
