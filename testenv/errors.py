@@ -11,7 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    ValidationError,
+)
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -66,6 +72,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             if hasattr(exc, "error_dict")
             else {"non_field_errors": exc.messages}
         )
+    elif isinstance(exc, RequestDataTooBig):
+        # Django raises it while DRF parses the body; it is a 413, not a 500.
+        exc = PayloadTooLarge()
+    elif isinstance(exc, SuspiciousOperation | BadRequest):
+        exc = exceptions.ParseError(str(exc) or "The request is malformed.")
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled error in %s", context.get("view"))
@@ -91,9 +102,80 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             details = exc.detail
             message = str(exc.default_detail)
     else:
-        message = str(exc) or response.status_code
+        message = str(exc) or str(response.status_code)
     response.data = envelope(code, str(message), details)
     return response
+
+
+def _is_json(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
+
+
+class ApiErrorEnvelopeMiddleware:
+    """Turns every non-JSON error under /testing/ and /api/ into the envelope.
+
+    The handlers above only run with DEBUG off, and Django answers some errors
+    itself (CSRF failures, a 405 of a plain view, the technical 404/500 pages
+    of DEBUG): this middleware catches what they leave, so a client of the API
+    never gets an HTML error page. Place it near the top of MIDDLEWARE.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and is_api_path(request)
+            and not _is_json(response)
+            and not getattr(response, "streaming", False)
+        ):
+            status_code = response.status_code
+            enveloped = JsonResponse(
+                envelope(
+                    CODES.get(status_code, "error"),
+                    _DEFAULT_MESSAGES.get(status_code, "The request failed."),
+                ),
+                status=status_code,
+            )
+            for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+                if header in response:
+                    enveloped[header] = response[header]
+            return enveloped
+        return response
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponse | None:
+        if not is_api_path(request):
+            return None
+        if isinstance(exception, Http404):
+            return _json(404, f"No route or object matches {request.path}.")
+        if isinstance(exception, PermissionDenied):
+            return _json(403, _DEFAULT_MESSAGES[403])
+        if isinstance(exception, RequestDataTooBig):
+            return _json(413, _DEFAULT_MESSAGES[413])
+        if isinstance(exception, SuspiciousOperation | BadRequest):
+            return _json(400, _DEFAULT_MESSAGES[400])
+        logger.exception("unhandled error at %s", request.path)
+        return _json(500, _DEFAULT_MESSAGES[500])
+
+
+_DEFAULT_MESSAGES = {
+    400: "The request is malformed.",
+    401: "Authentication credentials were not provided.",
+    403: "You do not have permission to perform this action.",
+    404: "No route or object matches this URL.",
+    405: "Method not allowed.",
+    406: "Not acceptable.",
+    409: "The request conflicts with the current state.",
+    413: "The request body is larger than allowed.",
+    415: "Unsupported media type.",
+    429: "Too many requests.",
+    500: "An unexpected error occurred.",
+    503: "The service is unavailable.",
+}
 
 
 def _json(status_code: int, message: str) -> JsonResponse:
@@ -131,6 +213,7 @@ def handler500(request: HttpRequest) -> HttpResponse:
 
 
 __all__ = [
+    "ApiErrorEnvelopeMiddleware",
     "Conflict",
     "Http404",
     "PayloadTooLarge",
