@@ -1,0 +1,1 @@
+"""Discord OAuth2 login (PROTOCOLS.md section 2)."""

@@ -1,0 +1,1 @@
+"""Yunite: the Discord to Epic account mapping (PROTOCOLS.md section 1)."""
