@@ -40,12 +40,19 @@ def status_badge(status: str | None) -> str:
     )
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """Never renders a value back, not even the one just submitted."""
+
+    def format_value(self, value):
+        return None
+
+
 class EndpointAdminForm(forms.ModelForm):
     """Credentials are write-only: typed in, encrypted, never shown back."""
 
     credentials = forms.CharField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text=(
             'A JSON object, e.g. {"api_token": "…"}. Stored encrypted and never '
             "shown again; leave empty to keep the stored credentials."

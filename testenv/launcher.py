@@ -104,7 +104,7 @@ def start_embedded_redis(supervisor: Supervisor, env: dict[str, str]) -> str:
             f"port {port} is taken: set EMBEDDED_REDIS_PORT to a free port or "
             "REDIS_URL to a running Redis"
         )
-    data_dir = BASE_DIR / "var" / "redis"
+    data_dir = Path(env.get("TESTENV_VAR_DIR") or BASE_DIR / "var") / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
         redis_server_binary(),
@@ -153,6 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             env["REDIS_URL"] = start_embedded_redis(supervisor, env)
         log("migrating the database")
         manage(env, "migrate", "--noinput", "-v0")
+        manage(env, "collectstatic", "--noinput", "-v0")
         manage(env, "ensure_operator")
         manage(env, "seed")
         manage(env, "sync_schedules")

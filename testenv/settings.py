@@ -112,12 +112,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL;",
     }
     # A file, not ":memory:", so that Celery workers and daphne started by the
-    # tests as subprocesses see the same test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_testenv.sqlite3")}
-else:
+    # tests as subprocesses see the same test database (tests/conftest.py
+    # `subprocess_env`); per test run, so that two runs never share one.
     DATABASES["default"]["TEST"] = {
-        "NAME": "test_" + str(DATABASES["default"].get("NAME") or "testenv")
+        "NAME": str(VAR_DIR / f"test_testenv_{os.getpid()}.sqlite3")
     }
+else:
+    # Explicit, for Channels' live-server test case (TRAPS.md); per run.
+    _db_name = DATABASES["default"].get("NAME") or "testenv"
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{_db_name}_{os.getpid()}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -140,6 +143,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+# WhiteNoise serves static files under daphne; in DEBUG straight from the
+# finders, in production from STATIC_ROOT after collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = Path(os.environ.get("TESTENV_MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media/"  # never served directly: attachments go through a view.
 

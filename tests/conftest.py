@@ -81,3 +81,74 @@ def redis_client():
     client = get_redis()
     client.ping()
     return client
+
+
+@pytest.fixture
+def subprocess_env(transactional_db) -> dict[str, str]:
+    """Environment for a worker/beat/daphne subprocess that must see the test DB."""
+    import os
+
+    from django.conf import settings
+    from django.db import connection
+
+    env = dict(os.environ)
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    else:
+        user = db.get("USER") or ""
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+        auth = f"{user}{password}@" if user else ""
+        env["DATABASE_URL"] = (
+            f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
+            f"/{db['NAME']}"
+        )
+    env["REDIS_URL"] = settings.REDIS_URL
+    env["DJANGO_SETTINGS_MODULE"] = "testenv.settings"
+    return env
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def processes():
+    """Start subprocesses (``processes.start(argv, env)``); all stopped at teardown."""
+    import os
+    import signal
+    import subprocess
+    from pathlib import Path
+
+    started: list[subprocess.Popen] = []
+    root = Path(__file__).resolve().parent.parent
+
+    class Starter:
+        def start(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+            proc = subprocess.Popen(
+                argv, cwd=root, env=env, start_new_session=True,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            started.append(proc)
+            return proc
+
+    yield Starter()
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in started:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
