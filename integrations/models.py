@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from integrations.validators import validate_endpoint_url
+from integrations.validators import validate_endpoint_url, validate_not_production
 from testenv.db import TimeStampedModel
 
 
@@ -108,6 +109,30 @@ class IntegrationEndpoint(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind}, {self.mode})"
+
+    def save(self, *args, **kwargs) -> None:
+        # Field validators run only in full_clean(); the production guard must
+        # hold on every save path (admin, API, shell, fixtures, services).
+        # Saves that do not touch the URLs (the scheduler's bookkeeping) pass,
+        # so adding a host to PRODUCTION_HOSTS cannot break them; the outbound
+        # layer refuses that host at call time anyway.
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or {"base_url", "health_check_url"} & set(
+            update_fields
+        ):
+            self.refuse_production_hosts()
+        super().save(*args, **kwargs)
+
+    def refuse_production_hosts(self) -> None:
+        """Raise ValidationError when a URL of the endpoint is a production host."""
+        errors = {}
+        for field in ("base_url", "health_check_url"):
+            try:
+                validate_not_production(getattr(self, field) or "")
+            except ValidationError as error:
+                errors[field] = error.error_list
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def check_url(self) -> str:
