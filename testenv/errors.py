@@ -41,6 +41,38 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class DomainError(Exception):
+    """An error a service raises that the API answers with the envelope.
+
+    Services stay free of DRF: they raise ``InputError`` (400), ``NotFoundError``
+    (404) or ``ConflictError`` (409) with a message and details, and
+    ``api_exception_handler`` turns them into responses.
+    """
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "bad_request"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InputError(DomainError):
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "validation_error"
+
+
+class NotFoundError(DomainError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+
+
+class ConflictError(DomainError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+
 CODES = {
     400: "bad_request",
     401: "not_authenticated",
@@ -66,6 +98,10 @@ def is_api_path(request: HttpRequest) -> bool:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response(
+            envelope(exc.code, exc.message, exc.details), status=exc.status_code
+        )
     if isinstance(exc, ValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict
@@ -215,6 +251,10 @@ def handler500(request: HttpRequest) -> HttpResponse:
 __all__ = [
     "ApiErrorEnvelopeMiddleware",
     "Conflict",
+    "ConflictError",
+    "DomainError",
+    "InputError",
+    "NotFoundError",
     "Http404",
     "PayloadTooLarge",
     "PermissionDenied",

@@ -235,6 +235,12 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "testenv.api.postprocess_error_responses",
     ],
+    "ENUM_NAME_OVERRIDES": {
+        "SessionStatusEnum": "sessions.models.TestSession.Status",
+        "ResultStatusEnum": "sessions.models.TestResult.Status",
+        "HealthStatusEnum": "integrations.models.HealthStatus",
+        "FeedbackStatusEnum": "feedback.models.FeedbackReport.Status",
+    },
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
