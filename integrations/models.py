@@ -231,6 +231,9 @@ class HealthAggregate(models.Model):
     p99_ms = models.FloatField(null=True, blank=True)
     avg_ms = models.FloatField(null=True, blank=True)
     status_counts = models.JSONField(default=dict, blank=True)
+    # Sparse log-scale latency histogram (integrations.stats): lets two partial
+    # roll-ups of one hour merge without losing the percentiles.
+    histogram = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["-hour"]
