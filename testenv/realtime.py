@@ -2,8 +2,9 @@
 
 Apps call ``broadcast(event_type, data)`` inside their services; the event leaves
 when the surrounding transaction commits, so a browser never sees a row that a
-rollback later removed. Apps contribute to the connect-time snapshot with
-``register_snapshot_part`` in their ``AppConfig.ready()``.
+rollback later removed. An app may provide a part of the connect-time
+snapshot itself with ``register_snapshot_part`` in its ``AppConfig.ready()``
+(see ``testenv.dashboard.build_snapshot``).
 """
 
 from __future__ import annotations
@@ -32,18 +33,21 @@ EVENT_TYPES = frozenset(
     }
 )
 
+
 _snapshot_parts: dict[str, Callable[[], Any]] = {}
 
 
 def register_snapshot_part(name: str, build: Callable[[], Any]) -> None:
+    """Let an app build the snapshot part ``name`` (it replaces the default)."""
     _snapshot_parts[name] = build
 
 
-def build_snapshot() -> dict[str, Any]:
-    return {name: build() for name, build in sorted(_snapshot_parts.items())}
+def snapshot_parts() -> dict[str, Callable[[], Any]]:
+    return dict(_snapshot_parts)
 
 
-def _jsonable(data: Any) -> Any:
+def jsonable(data: Any) -> Any:
+    """``data`` with dates, UUIDs and decimals turned into JSON values."""
     import json
 
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
@@ -67,5 +71,5 @@ def send_now(event_type: str, data: Any) -> None:
 
 def broadcast(event_type: str, data: Any) -> None:
     """Send ``{"type": event_type, "data": data}`` to dashboards after commit."""
-    payload = _jsonable(data)
+    payload = jsonable(data)
     transaction.on_commit(lambda: send_now(event_type, payload))

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "django_celery_beat",
     "integrations",
@@ -228,6 +229,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Live-integration testing environment for the Pay2Slay faucet.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from our own static files: testenv often runs offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # The schema and the docs need authentication like every other route.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from testenv import errors, health, metrics
+from testenv import dashboard, errors, health, metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -17,6 +17,7 @@ urlpatterns = [
     path(
         "api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"
     ),
+    path("testing/dashboard", dashboard.dashboard, name="dashboard"),
     path("testing/", include("integrations.urls")),
     path("testing/", include("sessions.urls")),
     path("testing/", include("feedback.urls")),
