@@ -67,7 +67,12 @@ from tenacity import (
 
 from integrations import ratelimit
 from integrations.ratelimit import RateLimitWaitExceeded, rate_limit_status
-from integrations.redaction import Redactor, register_secrets, secret_values
+from integrations.redaction import (
+    Redactor,
+    install_log_redaction,
+    register_secrets,
+    secret_values,
+)
 from integrations.validators import host_is_production
 
 if TYPE_CHECKING:
@@ -88,6 +93,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
+install_log_redaction()
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # 501 and 505 say "never": retrying cannot help.
@@ -177,7 +183,14 @@ class _EndpointPool:
 
     def secrets(self) -> frozenset[str]:
         if self._secrets is None:
-            self._secrets = secret_values(self.credentials())
+            from integrations.crypto import CredentialError
+
+            try:
+                self._secrets = secret_values(self.credentials())
+            except CredentialError:
+                # Undecryptable credentials cannot have been sent either; the
+                # error surfaces where a client reads ``credentials``.
+                return frozenset()
             register_secrets(self._secrets)
         return self._secrets
 
@@ -222,6 +235,10 @@ def _pool_for(endpoint: IntegrationEndpoint) -> _EndpointPool:
                 adapter=GuardedAdapter(pool_connections=4, pool_maxsize=size),
                 credentials_token=endpoint.credentials_encrypted,
             )
+            if pool.credentials_token:
+                # Registered before the first request: urllib3 logs request
+                # lines (query strings included) while sending.
+                pool.secrets()
             _pools[key] = pool
         return pool
 

@@ -216,7 +216,9 @@ class Redactor:
         return redact_text(urlencode(cleaned, safe="[]"), self._secrets)
 
     def url(self, url: str) -> str:
-        parts = urlsplit(url)
+        # Values first: a secret pasted unencoded into a query would otherwise
+        # be cut into pieces by the parser before the value net sees it.
+        parts = urlsplit(redact_text(url, self._secrets))
         query = self.form(parts.query) if parts.query else ""
         netloc = parts.netloc
         if "@" in netloc:  # user:password@host
@@ -271,7 +273,8 @@ def registered_secrets() -> frozenset[str]:
 
 
 class SecretRedactingFilter(logging.Filter):
-    """Replace every registered secret in a log record's message and traceback.
+    """Redact secret key/value pairs and every registered secret in a log
+    record's message and traceback.
 
     Attach to handlers (``LOGGING["handlers"][...]["filters"]``): a filter on a
     logger does not see records propagated from its children.
@@ -279,14 +282,25 @@ class SecretRedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = _registered
-        if not secrets:
-            return True
         message = record.getMessage()
-        cleaned = redact_text(message, secrets)
+        cleaned = redact_text(redact_key_pairs(message), secrets)
         if cleaned != message:
             record.msg, record.args = cleaned, None
-        if record.exc_info and record.exc_info[0] is not None:
+        if record.exc_info and record.exc_info[0] is not None and secrets:
+            # A formatter prints exc_text, once set, instead of re-formatting.
             text = logging.Formatter().formatException(record.exc_info)
             record.exc_text = redact_text(text, secrets)
-            # exc_text is what formatters print once it is set.
         return True
+
+
+# Loggers of libraries that write request URLs (query strings included) into
+# their records: urllib3 logs every request line at DEBUG.
+LEAKY_LOGGERS = ("urllib3.connectionpool",)
+
+
+def install_log_redaction() -> None:
+    """Put ``SecretRedactingFilter`` on the loggers known to log URLs."""
+    for name in LEAKY_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, SecretRedactingFilter) for f in logger.filters):
+            logger.addFilter(SecretRedactingFilter())
