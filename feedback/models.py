@@ -18,7 +18,16 @@ def attachment_path(instance: FeedbackAttachment, filename: str) -> str:
 
 
 class FeedbackReport(models.Model):
-    """What a tester found, and its GitHub issue once synced."""
+    """What a tester found, and its GitHub issue once synced.
+
+    ``sync_state``: PENDING (stored, the issue not yet created) → SYNCED (it
+    has ``github_issue_number``) or FAILED (last attempt failed or the error
+    is permanent; ``sync_last_error`` says why). FAILED → PENDING only by the
+    operator's "retry sync". DISABLED: no GitHub settings when it was
+    submitted; "retry sync" moves it to PENDING once they exist.
+    ``status`` follows the issue: closed → RESOLVED (state_reason completed)
+    or CLOSED (not planned, duplicate), reopened → OPEN.
+    """
 
     class Category(models.TextChoices):
         INTEGRATION = "INTEGRATION", "Integration"
@@ -78,6 +87,14 @@ class FeedbackReport(models.Model):
     sync_attempts = models.PositiveSmallIntegerField(default=0)
     sync_last_error = models.TextField(blank=True, default="")
     synced_at = models.DateTimeField(null=True, blank=True)
+    # The issue's updated_at when its state was last applied (webhook or
+    # reconcile): an older delivery arriving late must not undo a newer one.
+    github_state_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # scheme://host the report was submitted through: the base of the
+    # attachment links in the issue when FEEDBACK_PUBLIC_BASE_URL is unset.
+    submitted_from = models.CharField(
+        max_length=300, blank=True, default="", editable=False
+    )
 
     class Meta:
         ordering = ["-reported_at"]

@@ -1,0 +1,55 @@
+"""Celery tasks of the feedback app.
+
+``feedback.sync_github`` makes one attempt and, when the policy asks for
+another, queues the next one with a countdown (the attempt number travels in
+the message), so a GitHub outage never holds a worker in a sleep.
+``feedback.reconcile_github`` is periodic; its beat schedule is created by
+the ``sync_schedules`` management command.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from feedback import services
+
+logger = logging.getLogger(__name__)
+
+# Bounded by the lock of one attempt (see services._lock_timeout).
+SYNC_SOFT_TIME_LIMIT = 150
+SYNC_TIME_LIMIT = 180
+
+
+@shared_task(
+    bind=True,
+    name=services.SYNC_TASK,
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=SYNC_SOFT_TIME_LIMIT,
+    time_limit=SYNC_TIME_LIMIT,
+)
+def sync_github(self, report_id: str, attempt: int = 1) -> str:
+    """Attempt ``attempt`` to create the GitHub issue of a feedback report."""
+    outcome = services.feedback_sync_attempt(report_id, attempt=attempt)
+    if outcome.retry_in is not None:
+        delivery = getattr(self.request, "delivery_info", None) or {}
+        services.feedback_sync_enqueue(
+            report_id,
+            attempt=attempt + 1,
+            countdown=outcome.retry_in,
+            queue=str(delivery.get("routing_key") or ""),
+        )
+    return outcome.state
+
+
+@shared_task(
+    name=services.RECONCILE_TASK,
+    ignore_result=True,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def reconcile_github() -> dict[str, int]:
+    """Queue lost syncs again and apply issue states that webhooks missed."""
+    return services.feedback_reconcile()
