@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format install clean
+.PHONY: run test lint format install clean browser-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,18 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 
-test: lint
+# Browser tests drive Debian's Chromium (Playwright cannot download its own here).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
+
+# Browser tests run in their own pytest process: Playwright's event loop and
+# pytest-asyncio's do not mix in one.
+test: lint browser-deps
 	$(PY) -m testenv.launcher with-redis -- $(PY) -m pytest -m "not browser"
+	$(PY) -m testenv.launcher with-redis -- $(PY) -m pytest -m browser
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -224,6 +224,7 @@
     const conn = $("connection");
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}${window.TESTENV.wsPath}`);
+    window.TESTENV.socket = socket;
     conn.textContent = "connecting…"; conn.className = "conn conn-connecting";
     socket.onopen = () => { delay = 500; conn.textContent = "live"; conn.className = "conn conn-open"; };
     socket.onmessage = (message) => {
