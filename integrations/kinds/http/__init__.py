@@ -1,0 +1,1 @@
+"""The generic "http" kind: any service with a status URL."""
