@@ -19,6 +19,7 @@ urlpatterns = [
     ),
     path("testing/dashboard", dashboard.dashboard, name="dashboard"),
     path("testing/", include("integrations.urls")),
+    path("testing/", include("integrations.history_urls")),
     path("testing/", include("sessions.urls")),
     path("testing/", include("feedback.urls")),
     path("", health.home, name="home"),
