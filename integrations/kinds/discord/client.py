@@ -48,6 +48,7 @@ class AuthorizeRedirect:
     code: str | None
     state: str | None
     error: str | None
+    response: requests.Response
 
     @property
     def redirect_base(self) -> str:
@@ -113,6 +114,7 @@ class DiscordClient:
             code=query.get("code", [None])[0],
             state=query.get("state", [None])[0],
             error=query.get("error", [None])[0],
+            response=response,
         )
 
     def exchange_code(
