@@ -299,3 +299,46 @@ def test_a_send_that_times_out_counts_as_possibly_paid(scripted):
     assert notes["payment_outcome"] == "unknown"
     assert notes["amount_raw"] == str(ban("0.1"))
     assert notes["send_id"] in notes["unknown_outcome"]
+
+
+def test_an_endpoint_without_an_operator_wallet_is_an_error_that_says_so(sim):
+    before = request_count(sim, "banano")
+
+    outcome = pay(
+        banano_endpoint(sim, operator_wallet=""),
+        {"recipient_address": RECIPIENT, "amount": "0.1"},
+    )
+
+    assert outcome.status == "ERROR"
+    assert "settings.operator_wallet" in outcome.error_details
+    assert request_count(sim, "banano") == before
+
+
+def test_a_payment_that_fails_a_check_after_the_send_still_counts_as_paid(scripted):
+    # A node that accepts the send but never shows it in the balance: FAILED,
+    # yet the money may have moved, so the notes keep the amount for the cap.
+    balance = {"balance": str(ban("1000")), "pending": "0", "receivable": "0"}
+    block = {"block": "B" * 64}
+    scripted.script(
+        "/",
+        Reply(200, balance),
+        Reply(200, block),
+        Reply(200, balance),
+        Reply(200, {"account": fx.BANANO_OPERATOR_ACCOUNT, "history": ""}),
+        Reply(200, {"blocks": ""}),
+        Reply(200, block),
+        Reply(200, balance),
+    )
+    endpoint = banano_endpoint(scripted.url, path="/", confirmation_wait_seconds=0)
+
+    outcome = pay(endpoint, {"recipient_address": RECIPIENT, "amount": "0.1"})
+
+    assert outcome.status == "FAILED"
+    assert failed_names(outcome) == [
+        "operator balance dropped by exactly the amount",
+        "account_history shows the send",
+        "recipient's receivable holds the block",
+    ]
+    notes = outcome.response_data["notes"]
+    assert notes["payment_outcome"] == "sent"
+    assert notes["amount_raw"] == str(ban("0.1"))
