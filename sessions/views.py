@@ -58,6 +58,8 @@ class SessionViewSet(viewsets.GenericViewSet):
     """Sessions and the workflows run in them."""
 
     serializer_class = TestSessionSerializer
+    # ?format= names the export format of the report, not a DRF renderer.
+    content_negotiation_class = IgnoreFormatParamNegotiation
     owner_field = "tester_id"
     lookup_url_kwarg = "id"
 
@@ -75,11 +77,6 @@ class SessionViewSet(viewsets.GenericViewSet):
         if self.action == "run_workflow":
             return [WorkflowThrottle()]
         return super().get_throttles()
-
-    def get_content_negotiator(self):
-        if self.action == "report":
-            return IgnoreFormatParamNegotiation()
-        return super().get_content_negotiator()
 
     def get_object(self) -> TestSession:
         session = selectors.session_get(self.kwargs[self.lookup_url_kwarg])

@@ -143,6 +143,20 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _max_body() -> int:
+    from django.conf import settings
+
+    limit = getattr(settings, "API_MAX_BODY_BYTES", None)
+    return int(limit or settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2**62)
+
+
 def _is_json(response: HttpResponse) -> bool:
     return response.get("Content-Type", "").startswith("application/json")
 
@@ -160,6 +174,11 @@ class ApiErrorEnvelopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api_path(request) and _declared_length(request) > _max_body():
+            # DRF streams a JSON body to the parser without Django's
+            # DATA_UPLOAD_MAX_MEMORY_SIZE check: refuse an oversized body here,
+            # before anything reads it.
+            return _json(413, _DEFAULT_MESSAGES[413])
         response = self.get_response(request)
         if (
             response.status_code >= 400
