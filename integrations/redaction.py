@@ -231,23 +231,38 @@ class Redactor:
         cut at ``limit`` characters; secrets redacted either way."""
         if body is None or body == b"" or body == "":
             return None
+        clipped_bytes = 0
         if isinstance(body, bytes):
+            # Decode no more than could fill ``limit`` characters.
             text = body[: limit * 4].decode("utf-8", errors="replace")
+            clipped_bytes = max(len(body) - limit * 4, 0)
         else:
             text = body
         total = len(text)
         content_type = (content_type or "").lower()
-        if total <= limit and ("json" in content_type or text[:1] in "{["):
+        if (
+            not clipped_bytes
+            and total <= limit
+            and ("json" in content_type or text[:1] in "{[")
+        ):
             try:
                 return self.data(json.loads(text))
             except ValueError:
                 pass
-        if "x-www-form-urlencoded" in content_type and total <= limit:
+        if (
+            "x-www-form-urlencoded" in content_type
+            and not clipped_bytes
+            and total <= limit
+        ):
             return self.form(text)
-        clipped = text[:limit]
-        cleaned = self.text(clipped)
-        if total > limit:
-            cleaned += f"…[truncated, {total - limit} more characters]"
+        # Redact before cutting: a secret straddling the cut would otherwise
+        # leave its first characters behind.
+        cleaned = self.text(text)
+        if clipped_bytes:
+            return cleaned[:limit] + f"…[truncated, {len(body)} bytes in all]"
+        if len(cleaned) > limit:
+            extra = len(cleaned) - limit
+            return cleaned[:limit] + f"…[truncated, {extra} more characters]"
         return cleaned
 
 

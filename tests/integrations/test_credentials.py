@@ -241,3 +241,27 @@ def _run(*args: str) -> str:
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
+
+
+def test_a_credential_cut_by_the_capture_limit_leaves_no_fragment(server):
+    body = "x" * 4090 + API_TOKEN + "y" * 100
+    server.default("/long", Reply(200, body))
+    client = get_client(_credentialed(server.url))
+
+    client.get("/long")
+
+    captured = client.exchanges[0]["response_body"]
+    assert API_TOKEN[:6] not in captured
+    assert "truncated" in captured
+
+
+def test_secret_pairs_in_text_that_is_not_json_are_redacted(server):
+    text = '{"access_token": "abc-issued-1", "scope": "identify", ' + "z" * 5000
+    server.default("/odd", Reply(200, text))
+    client = get_client(make_endpoint(server.url))
+
+    client.get("/odd")
+
+    captured = client.exchanges[0]["response_body"]
+    assert "abc-issued-1" not in captured
+    assert '"scope": "identify"' in captured

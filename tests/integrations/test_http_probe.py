@@ -98,3 +98,50 @@ def test_no_answer_within_the_timeout_is_a_timeout(server):
     assert result.status_code is None
     assert 900 <= result.response_time_ms < 1500
     assert len(server.hits("/status")) == 1
+
+
+# -- against the generic http simulator -----------------------------------------
+
+
+@pytest.fixture
+def simulator():
+    from integrations.simulators.server import SimulatorServer
+
+    sim = SimulatorServer(host="127.0.0.1", port=0).start()
+    yield sim
+    sim.stop()
+
+
+def _faults(simulator, **faults):
+    import requests
+
+    response = requests.post(
+        f"{simulator.url}/_control/http/faults", json=faults, timeout=5
+    )
+    response.raise_for_status()
+
+
+def test_the_simulated_status_page_is_healthy(simulator):
+    endpoint = make_endpoint(
+        simulator.url + "/http", health_check_url=simulator.url + "/http/status"
+    )
+    assert check(endpoint).status == HEALTHY
+
+
+def test_a_simulated_outage_rate_limit_and_hang_are_classified(simulator):
+    endpoint = make_endpoint(
+        simulator.url + "/http",
+        health_check_url=simulator.url + "/http/status",
+        timeout_seconds=1,
+    )
+    _faults(simulator, forced_status=503)
+    assert check(endpoint).status == UNHEALTHY
+
+    _faults(simulator, forced_status=None, rate_limited=True, retry_after=3)
+    limited = check(endpoint)
+    assert (limited.status, limited.status_code) == (DEGRADED, 429)
+    assert limited.metadata["retry_after"] == 3.0
+
+    endpoint.health_check_url = simulator.url + "/http/delay/2"
+    _faults(simulator, rate_limited=False)
+    assert check(endpoint).status == TIMEOUT
