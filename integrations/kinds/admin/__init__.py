@@ -1,0 +1,1 @@
+"""Pay2Slay admin API, /admin/* (PROTOCOLS.md section 5)."""
