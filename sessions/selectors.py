@@ -73,12 +73,10 @@ def session_status_counts(session: TestSession) -> dict[str, int]:
 
 
 def _amount_raw(result: TestResult) -> int:
-    for source in (
-        result.request_data,
-        (result.request_data or {}).get("notes"),
-        result.response_data,
-        (result.response_data or {}).get("notes"),
-    ):
+    # ``response_data.notes.amount_raw`` is where banano_payment puts it.
+    response = result.response_data if isinstance(result.response_data, dict) else {}
+    request = result.request_data if isinstance(result.request_data, dict) else {}
+    for source in (response.get("notes"), response, request.get("notes"), request):
         if isinstance(source, dict) and "amount_raw" in source:
             try:
                 return int(str(source["amount_raw"]))
@@ -88,14 +86,18 @@ def _amount_raw(result: TestResult) -> int:
 
 
 def session_spent_raw(session: TestSession) -> int:
-    """Raw already paid in this session by PASSED ``banano_payment`` runs.
+    """Raw this session's ``banano_payment`` runs may have paid.
 
-    Integer raw (1 BAN = 10^29 raw): never a float, so the per-session cap
-    cannot be crossed by rounding.
+    Every run counts, whatever its status: the workflow's notes give
+    ``amount_raw`` as "0" when nothing was sent (refused by the cap or the
+    node) and the full amount when it was sent *or the outcome is unknown*
+    (a timeout after the send), so a FAILED or ERROR run that moved money
+    still counts against ``configuration.max_payment_ban``. Integer raw
+    (1 BAN = 10^29 raw), never a float, so rounding cannot cross the cap.
     """
-    payments = session.test_results.filter(
-        test_name=PAYMENT_WORKFLOW, status=TestResult.Status.PASSED
-    ).only("request_data", "response_data")
+    payments = session.test_results.filter(test_name=PAYMENT_WORKFLOW).only(
+        "request_data", "response_data"
+    )
     return sum(_amount_raw(result) for result in payments)
 
 

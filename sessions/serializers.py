@@ -149,12 +149,15 @@ class ResultCreateSerializer(serializers.Serializer):
     )
     test_data = serializers.JSONField(
         required=False,
+        allow_null=True,
         default=dict,
         help_text="The workflow's input; missing keys come from the endpoint's "
         "configured test identities.",
     )
 
     def validate_test_data(self, value: Any) -> dict:
+        if value is None:
+            return {}
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object.")
         return value
