@@ -620,36 +620,8 @@ class _Attempts:
                 )
             except ProductionHostRefused as refused:  # a redirect hop
                 error = refused
-            except requests.Timeout as timeout_error:
-                error = OutboundTimeout(
-                    f"{method} {client.redactor.url(request.url or '')} timed out "
-                    f"after {self._timeout_text()} s",
-                    url=client.redactor.url(request.url or ""),
-                )
-                error.sent = not isinstance(timeout_error, requests.ConnectTimeout)
-            except requests.exceptions.SSLError:
-                error = OutboundConnectionError(
-                    f"{method} {client.redactor.url(request.url or '')}: TLS "
-                    "handshake or certificate verification failed",
-                    permanent=True,
-                    url=client.redactor.url(request.url or ""),
-                )
-                error.sent = False
-            except requests.ConnectionError as failure:
-                what, sent = _connection_failure(failure)
-                error = OutboundConnectionError(
-                    f"{method} {client.redactor.url(request.url or '')}: {what}",
-                    url=client.redactor.url(request.url or ""),
-                )
-                error.sent = sent
             except requests.RequestException as failure:
-                error = OutboundError(
-                    f"{method} {client.redactor.url(request.url or '')}: "
-                    f"{type(failure).__name__}",
-                    permanent=True,
-                    url=client.redactor.url(request.url or ""),
-                )
-                error.sent = False
+                error = self._transport_error(method, request.url or "", failure)
             elapsed_ms = round((time.perf_counter() - started) * 1000)
             if response is not None and _is_rate_limited(response):
                 self.hint = retry_hint(response)
@@ -657,10 +629,11 @@ class _Attempts:
                 ratelimit.record_rate_limited(endpoint, self.hint)
             elif response is not None and response.status_code >= 500:
                 self.hint = _seconds(response.headers.get("Retry-After"))
-            client.exchanges.append(self._capture(request, response, elapsed_ms, error))
+            exchange = self._capture(request, response, elapsed_ms, error)
+            client.record(exchange)
             if span.is_recording():
                 span.set_attribute("http.request.method", method)
-                span.set_attribute("url.full", client.redactor.url(request.url or ""))
+                span.set_attribute("url.full", exchange["url"])
                 span.set_attribute("testenv.endpoint", endpoint.name)
                 span.set_attribute("testenv.attempt", self.attempt)
                 if response is not None:
@@ -676,11 +649,42 @@ class _Attempts:
         logger.debug(
             "%s %s -> %s in %d ms",
             method,
-            client.redactor.url(request.url or ""),
+            exchange["url"],
             response.status_code,
             elapsed_ms,
         )
         return response
+
+    def _transport_error(
+        self, method: str, url: str, failure: requests.RequestException
+    ) -> OutboundError:
+        """The OutboundError for a failed send; its message names no secret
+        (the exception's own text may hold the URL with its query)."""
+        safe_url = self.client.redactor.url(url)
+        where = f"{method} {safe_url}"
+        error: OutboundError
+        if isinstance(failure, requests.Timeout):
+            error = OutboundTimeout(
+                f"{where} timed out after {self._timeout_text()} s", url=safe_url
+            )
+            error.sent = not isinstance(failure, requests.ConnectTimeout)
+        elif isinstance(failure, requests.exceptions.SSLError):
+            error = OutboundConnectionError(
+                f"{where}: TLS handshake or certificate verification failed",
+                permanent=True,
+                url=safe_url,
+            )
+            error.sent = False
+        elif isinstance(failure, requests.ConnectionError):
+            what, sent = _connection_failure(failure)
+            error = OutboundConnectionError(f"{where}: {what}", url=safe_url)
+            error.sent = sent
+        else:  # invalid URL, too many redirects, ...
+            error = OutboundError(
+                f"{where}: {type(failure).__name__}", permanent=True, url=safe_url
+            )
+            error.sent = False
+        return error
 
     def _timeout_text(self) -> str:
         if isinstance(self.timeout, tuple):

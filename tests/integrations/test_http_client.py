@@ -317,3 +317,11 @@ def test_every_attempt_gets_a_client_span(server, monkeypatch):
     assert [s.attributes["http.response.status_code"] for s in spans] == [503, 200]
     assert [s.attributes["testenv.attempt"] for s in spans] == [1, 2]
     assert all("hunter22" not in s.attributes["url.full"] for s in spans)
+
+
+@override_settings(OUTBOUND_MAX_CAPTURED_EXCHANGES=3)
+def test_a_long_lived_client_keeps_only_the_newest_exchanges(server):
+    client = get_client(make_endpoint(server.url))
+    for number in range(5):
+        client.get(f"/n{number}")
+    assert [e["url"].rsplit("/", 1)[1] for e in client.exchanges] == ["n2", "n3", "n4"]
