@@ -68,6 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "testenv-simulator/1.0"
     # Idle keep-alive connections give their thread back after this long.
     timeout = 120
+    # Headers and body go out in separate writes; with Nagle on, a keep-alive
+    # client waits out the peer's delayed ACK (~40 ms) on every response.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -190,7 +193,8 @@ class SimulatorServer:
     def service_urls(self) -> dict[str, str]:
         return {name: svc.base_url for name, svc in self.services.items()}
 
-    def start(self) -> SimulatorServer:
+    def start(self, poll_interval: float = 0.05) -> SimulatorServer:
+        """Serve on a daemon thread; ``stop()`` takes up to ``poll_interval``."""
         if self._thread is not None:
             return self
         for name, seconds in self._cold_start.items():
@@ -198,7 +202,7 @@ class SimulatorServer:
                 self.services[name].cold_restart(seconds)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": poll_interval},
             name=f"simulators:{self.port}",
             daemon=True,
         )

@@ -14,19 +14,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import re
 import shlex
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from typing import Any, ClassVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from integrations.simulators import fixtures as fx
 from integrations.simulators.base import (
@@ -1172,17 +1171,9 @@ class GitHubSimulator(Service):
                 "error": None,
             }
             started = time.monotonic()
-            call = urllib.request.Request(
-                hook.url, data=body, headers=headers, method="POST"
-            )
             try:
-                with urllib.request.urlopen(
-                    call, timeout=WEBHOOK_TIMEOUT_SECONDS
-                ) as reply:
-                    record["status_code"] = reply.status
-            except urllib.error.HTTPError as exc:
-                record["status_code"] = exc.code
-            except (OSError, ValueError) as exc:
+                record["status_code"] = _post(hook.url, body, headers)
+            except (OSError, ValueError, http.client.HTTPException) as exc:
                 record["error"] = str(exc)
             record["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
             records.append(record)
@@ -1286,6 +1277,31 @@ class GitHubSimulator(Service):
 
     def control_reopen(self, request: Request) -> Response:
         return self._control_state(request, "open")
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST keeping the header names' case (urllib would capitalize them)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"unsupported webhook URL {url!r}")
+    connection_class = (
+        http.client.HTTPSConnection
+        if parts.scheme == "https"
+        else http.client.HTTPConnection
+    )
+    connection = connection_class(
+        parts.hostname, parts.port, timeout=WEBHOOK_TIMEOUT_SECONDS
+    )
+    try:
+        target = parts.path or "/"
+        if parts.query:
+            target += f"?{parts.query}"
+        connection.request("POST", target, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
 
 def _bounded(text: str | None, default: int, low: int, high: int) -> int:
