@@ -158,7 +158,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         manage(env, "seed")
         manage(env, "sync_schedules")
         sim_url = env.get("SIMULATOR_URL", "http://127.0.0.1:8765").rstrip("/")
-        if env.get("SIMULATORS", "on") != "off":
+        simulators = env.get("SIMULATORS", "on") != "off"
+        if simulators and not env.get("GITHUB_TOKEN"):
+            use_github_simulator(env, sim_url)
+        if simulators:
             sim_port = sim_url.rsplit(":", 1)[-1].split("/")[0]
             supervisor.start(
                 "simulators",
@@ -183,6 +186,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         wait_for(lambda: http_ok(f"{base}/healthz"), 30, "the web server")
+        if env.get("TESTENV_GITHUB_SIMULATED"):
+            register_github_webhook(env, sim_url, base)
         print_banner(base, env)
         while True:
             exited = supervisor.first_exited()
@@ -200,6 +205,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         supervisor.stop_all()
         log("stopped")
+
+
+def use_github_simulator(env: dict[str, str], sim_url: str) -> None:
+    """Without GitHub settings, feedback goes to the GitHub simulator."""
+    from integrations.simulators import fixtures
+
+    env.update(
+        GITHUB_API_URL=f"{sim_url}/github",
+        GITHUB_TOKEN=fixtures.GITHUB_TOKEN,
+        GITHUB_REPO=fixtures.GITHUB_REPO,
+        GITHUB_WEBHOOK_SECRET=fixtures.GITHUB_WEBHOOK_SECRET,
+        TESTENV_GITHUB_SIMULATED="1",
+    )
+    log(f"feedback issues go to the GitHub simulator ({fixtures.GITHUB_REPO})")
+
+
+def register_github_webhook(env: dict[str, str], sim_url: str, base: str) -> None:
+    """Let the GitHub simulator deliver issue events back to testenv."""
+    import json
+
+    body = json.dumps(
+        {
+            "url": f"{base}/testing/github/webhook",
+            "secret": env["GITHUB_WEBHOOK_SECRET"],
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{sim_url}/_control/github/webhook",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+    except (urllib.error.URLError, OSError) as exc:
+        log(f"could not register the GitHub simulator's webhook: {exc}")
 
 
 def worker_argv(env: dict[str, str]) -> list[str]:

@@ -91,26 +91,29 @@
   function renderChart() {
     const svg = $("chart");
     const endpoints = [...state.endpoints.values()].filter((e) => e.history.length);
+    const times = endpoints.flatMap((e) => e.history.map((p) => Date.parse(p.checked_at))).filter((t) => !isNaN(t));
     const max = Math.max(10, ...endpoints.flatMap((e) => e.history.map((p) => p.response_time_ms || 0)));
     const width = 800, height = 220, pad = 24;
-    let html = `<text x="4" y="14" class="axis" font-size="11" fill="#656d76">${Math.round(max)} ms</text>
-      <line x1="${pad}" y1="${height - pad}" x2="${width}" y2="${height - pad}" stroke="#d0d7de"/>`;
+    const t0 = times.length ? Math.min(...times) : 0;
+    const t1 = times.length ? Math.max(...times) : 1;
+    const span = Math.max(1, t1 - t0);
+    const x = (t) => pad + ((t - t0) / span) * (width - 2 * pad);
+    const y = (ms) => height - pad - ((ms || 0) / max) * (height - 2 * pad);
+    let html = `<text x="4" y="14" font-size="11" fill="#656d76">${Math.round(max)} ms</text>
+      <line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#d0d7de"/>`;
+    if (times.length) {
+      html += `<text x="${pad}" y="${height - 6}" font-size="11" fill="#656d76">${esc(when(new Date(t0).toISOString()))}</text>
+        <text x="${width - pad}" y="${height - 6}" font-size="11" fill="#656d76" text-anchor="end">${esc(when(new Date(t1).toISOString()))}</text>`;
+    }
     endpoints.forEach((e, index) => {
       const colour = COLOURS[index % COLOURS.length];
-      const step = (width - pad) / Math.max(1, HISTORY - 1);
-      const offset = HISTORY - e.history.length;
-      const points = e.history.map((p, i) => {
-        const x = pad + (offset + i) * step;
-        const y = height - pad - ((p.response_time_ms || 0) / max) * (height - 2 * pad);
-        return `${x.toFixed(1)},${y.toFixed(1)}`;
-      });
-      html += `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points.join(" ")}">
-        <title>${esc(e.name)}</title></polyline>`;
+      const points = e.history.map((p) => [x(Date.parse(p.checked_at) || t1), y(p.response_time_ms)]);
+      html += `<polyline fill="none" stroke="${colour}" stroke-width="2"
+        points="${points.map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join(" ")}"><title>${esc(e.name)}</title></polyline>`;
       e.history.forEach((p, i) => {
         if (p.status !== "HEALTHY") {
-          const [x, y] = points[i].split(",");
-          html += `<circle cx="${x}" cy="${y}" r="3.5" fill="${p.status === "DEGRADED" ? "#9a6700" : "#cf222e"}">
-            <title>${esc(e.name)} ${esc(p.status)} at ${esc(when(p.checked_at))}</title></circle>`;
+          html += `<circle cx="${points[i][0].toFixed(1)}" cy="${points[i][1].toFixed(1)}" r="3.5"
+            fill="${p.status === "DEGRADED" ? "#9a6700" : "#cf222e"}"><title>${esc(e.name)} ${esc(p.status)} at ${esc(when(p.checked_at))}</title></circle>`;
         }
       });
     });
@@ -208,9 +211,12 @@
     health_status_update: applyHealth,
     test_result: applyResult,
     session_updated(data) {
-      if (!state.session || String(state.session.id) === String(data.id) || data.status === "ACTIVE") {
-        state.session = Object.assign({}, state.session && String(state.session.id) === String(data.id) ? state.session : {}, data);
-        renderSession();
+      const own = String(data.tester_id) === String(window.TESTENV.userId);
+      const current = state.session && String(state.session.id) === String(data.id);
+      if (current || own || !state.session) {
+        if (!current) state.results = [];
+        state.session = Object.assign({}, current ? state.session : {}, data, { own });
+        renderSession(); renderResults();
       }
     },
     feedback_submitted(data) { state.feedback.set(data.id, Object.assign(state.feedback.get(data.id) || {}, data)); renderFeedback(); },
@@ -265,7 +271,7 @@
       const data = await api("POST", "/testing/sessions", {
         name: form.get("name"), description: form.get("description"), tester_id: window.TESTENV.userId,
       });
-      state.session = Object.assign({ own: true }, data); state.results = [];
+      state.session = Object.assign({}, data, { own: true }); state.results = [];
       renderSession(); renderResults(); say("session-message", "Session started.", true);
     } catch (error) { say("session-message", error.message); }
   });
