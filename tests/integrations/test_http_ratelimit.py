@@ -121,12 +121,13 @@ def test_two_processes_sharing_an_endpoint_never_exceed_its_budget_together(
     arrivals = sorted(hit.at for hit in server.hits("/hit"))
     assert len(arrivals) == 2 * calls_each
     # Any `limit + 1` consecutive requests span at least one window: no window
-    # ever held more than `limit` of them. (Small slack for the delivery delay
-    # between taking a slot and the request reaching the server.)
+    # ever held more than `limit` of them. (Slack for the delivery delay between
+    # taking a slot and the request reaching the server on a busy machine;
+    # without the limiter the gaps are milliseconds.)
     for first, past_budget in zip(arrivals, arrivals[limit:], strict=False):
-        assert past_budget - first >= short_window - 0.1
+        assert past_budget - first >= short_window - 0.25
     # 18 calls at 6 per 2 s: the last third had to wait two windows.
-    assert arrivals[-1] - arrivals[0] >= 2 * short_window - 0.1
+    assert arrivals[-1] - arrivals[0] >= 2 * short_window - 0.25
 
 
 def test_the_call_past_the_budget_waits_for_the_oldest_slot(server, short_window):
