@@ -13,7 +13,6 @@ import random
 import re
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -651,8 +650,6 @@ class Service:
         except Exception:  # a simulator bug must still answer like a server would
             logger.exception("simulator %s failed on %s", self.name, request.target)
             response = self.error(request, 500, "simulator error")
-            response.headers.append(("X-Simulator-Traceback", "see server log"))
-            traceback.print_exc()
         if not response.drop:
             try:
                 self.decorate(request, response)

@@ -337,8 +337,9 @@ class GitHubSimulator(Service):
         return self.gh_error(422, "Validation Failed", docs, errors=[error])
 
     def counts_toward_limit(self, request: Request) -> bool:
-        # GitHub keeps its own per-token, per-resource counters (see before_route).
-        return False
+        # Only the generic rate_limit fault reads this; the x-ratelimit-* headers
+        # come from GitHub's own per-token, per-resource counters (before_route).
+        return request.path != "/rate_limit"
 
     def decorate(self, request: Request, response: Response) -> None:
         info = request.extra.get("github_rate")

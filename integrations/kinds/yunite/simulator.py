@@ -34,6 +34,18 @@ def _seconds(value: Any) -> float:
     return float(value)
 
 
+def _token(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a non-empty string")
+    return value
+
+
+def _ids(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of guild ids")
+    return value
+
+
 @dataclass(frozen=True)
 class YuniteGuild:
     id: str
@@ -120,9 +132,13 @@ class YuniteSimulator(Service):
     default_settings: ClassVar[dict[str, Any]] = {
         "slow_user_delay_seconds": fx.YUNITE_SLOW_DELAY_SECONDS,
         "api_token": fx.YUNITE_API_TOKEN,
+        # Guilds that withdrew the app: gone from /v3/app, 403 on links.
+        "revoked_guild_ids": [],
     }
     setting_validators: ClassVar[dict[str, FaultValidator]] = {
         "slow_user_delay_seconds": _seconds,
+        "api_token": _token,
+        "revoked_guild_ids": _ids,
     }
 
     def routes(self) -> None:
@@ -168,6 +184,10 @@ class YuniteSimulator(Service):
         response.set_header("Y-RateLimit-Permits", str(remaining))
         response.set_header("Y-RateLimit-ResetIn", str(math.ceil(reset_in)))
 
+    def _guilds(self) -> list[YuniteGuild]:
+        revoked = set(self.settings["revoked_guild_ids"])
+        return [g for g in GUILDS if g.id not in revoked]
+
     def _authorized(self, request: Request) -> bool:
         return request.header("Y-Api-Token") == self.settings["api_token"]
 
@@ -176,7 +196,7 @@ class YuniteSimulator(Service):
             return self.error(request, 401, "Invalid or missing Y-Api-Token")
         with_names = (request.arg("withGuildNames") or "").lower() == "true"
         guilds = []
-        for guild in GUILDS:
+        for guild in self._guilds():
             entry: dict[str, Any] = {
                 "guildId": guild.id,
                 "permissions": list(guild.permissions),
@@ -204,7 +224,7 @@ class YuniteSimulator(Service):
         guild_id = request.params["guild_id"]
         if not SNOWFLAKE.match(guild_id):
             return self.error(request, 400, "Invalid guild id")
-        guild = next((g for g in GUILDS if g.id == guild_id), None)
+        guild = next((g for g in self._guilds() if g.id == guild_id), None)
         if guild is None:
             return self.error(request, 403, "The app is not authorized for this guild")
         if "READ_REGISTRATION" not in guild.permissions:

@@ -369,3 +369,14 @@ def test_pygithub_can_create_and_read_issues(sim) -> None:
     with pytest.raises(GithubException) as excinfo:
         disabled.create_issue(title="x")
     assert excinfo.value.status == 410
+
+
+def test_a_counting_rate_limit_spares_the_rate_limit_endpoint(sim, http) -> None:
+    set_faults(sim, "github", rate_limit={"limit": 2, "window_seconds": 60})
+    for _ in range(3):
+        assert http.get(f"{sim.url}/github/rate_limit", headers=AUTH).status_code == 200
+    assert http.get(f"{sim.url}/github/user", headers=AUTH).status_code == 200
+    assert http.get(f"{sim.url}/github/user", headers=AUTH).status_code == 200
+    limited = http.get(f"{sim.url}/github/user", headers=AUTH)
+    assert limited.status_code == 429
+    assert limited.headers["x-ratelimit-remaining"] == "0"

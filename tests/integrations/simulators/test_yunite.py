@@ -149,3 +149,11 @@ def test_the_slow_user_answers_after_a_delay(sim, http) -> None:
     reply = http.post(links_url(sim), json=body, headers=AUTH)
     assert time.monotonic() - started >= 0.6
     assert reply.json()["users"][0]["epic"]["epicID"] == fx.YUNITE_SLOW_EPIC_ID
+
+
+def test_a_guild_that_revoked_the_app_disappears_and_is_forbidden(sim, http) -> None:
+    set_settings(sim, "yunite", revoked_guild_ids=[fx.YUNITE_GUILD_ID])
+    app = http.get(f"{sim.url}/yunite/api/v3/app", headers=AUTH).json()
+    assert fx.YUNITE_GUILD_ID not in {g["guildId"] for g in app["authorizedGuilds"]}
+    body = {"type": "DISCORD", "userIds": [fx.YUNITE_LINKED_DISCORD_ID]}
+    assert http.post(links_url(sim), json=body, headers=AUTH).status_code == 403
