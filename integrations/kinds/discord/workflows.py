@@ -102,7 +102,7 @@ class DiscordOAuthFlow(Workflow):
             ctx.check(
                 "refresh_token issued",
                 "present",
-                bool(token.refresh_token),
+                "present" if token.refresh_token else "missing",
                 bool(token.refresh_token),
             )
             self._identity(ctx, client, token, guild_id, data.expect_member)

@@ -57,6 +57,11 @@ def faults(sim: SimulatorServer, **values) -> None:
     assert reply.status_code == 200, reply.text
 
 
+def sim_settings(sim: SimulatorServer, **values) -> None:
+    reply = requests.post(f"{sim.url}/_control/yunite/settings", json=values, timeout=5)
+    assert reply.status_code == 200, reply.text
+
+
 def requests_seen(sim: SimulatorServer) -> int:
     return requests.get(f"{sim.url}/_control/yunite/requests", timeout=5).json()[
         "count"
@@ -147,6 +152,16 @@ def test_the_probe_is_degraded_when_our_guild_never_authorized_the_app(endpoint)
     result = probe(endpoint(settings={"guild_id": guild}))
     assert result.status == DEGRADED
     assert result.error_message == f"guild {guild} has not authorized the app"
+
+
+def test_the_probe_turns_degraded_when_our_guild_withdraws_the_app(sim, endpoint):
+    target = endpoint()
+    assert probe(target).status == HEALTHY
+    sim_settings(sim, revoked_guild_ids=[fx.YUNITE_GUILD_ID])
+    result = probe(target)
+    assert result.status == DEGRADED
+    assert result.status_code == 200
+    assert "has not authorized the app" in result.error_message
 
 
 def test_the_probe_is_degraded_when_our_guild_lacks_read_registration(endpoint):
@@ -323,6 +338,16 @@ def test_auth_and_premium_refusals_fail_with_the_reason(endpoint, overrides, rea
     assert outcome.status == FAILED
     assert outcome.error_details.startswith(reason)
     assert failed_assertions(outcome) == ["HTTP status"]
+
+
+def test_a_guild_that_withdrew_the_app_fails_the_lookup_with_403(sim, endpoint):
+    sim_settings(sim, revoked_guild_ids=[fx.YUNITE_GUILD_ID])
+    outcome = lookup(endpoint())
+    assert outcome.status == FAILED
+    assert outcome.error_details == (
+        "Yunite: the token is not authorized for this guild or resource (403) "
+        "(The app is not authorized for this guild)"
+    )
 
 
 def test_a_429_beyond_the_retries_fails_the_lookup(sim, endpoint):
