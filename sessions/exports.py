@@ -144,6 +144,8 @@ def session_summary(session: TestSession) -> dict[str, Any]:
     return {
         "session": dict(TestSessionSerializer(session).data),
         "tester": session.tester.get_username(),
+        "started_at": session.started_at,
+        "ended_at": session.ended_at,
         "generated_at": timezone.now(),
         "summary": _counts(results),
         "integrations": _per_integration(results),
@@ -339,6 +341,10 @@ def _md(value: Any) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
 
 
+def _when(value) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value else ""
+
+
 def _rate(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f} %"
 
@@ -351,8 +357,8 @@ def to_markdown(summary: dict[str, Any]) -> str:
         "",
         f"- **Status:** {session['status']}",
         f"- **Tester:** {_md(summary['tester'])}",
-        f"- **Started:** {session['started_at']}",
-        f"- **Ended:** {session['ended_at'] or 'still running'}",
+        f"- **Started:** {_when(summary['started_at'])}",
+        f"- **Ended:** {_when(summary['ended_at']) or 'not yet'}",
         f"- **Session id:** `{session['id']}`",
     ]
     if session["description"]:

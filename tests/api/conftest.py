@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -18,7 +19,7 @@ def assert_envelope(response, status: int, error: str | None = None) -> dict:
     """The response is ``status`` with the error envelope (and ``error`` code)."""
     assert response.status_code == status, (response.status_code, response.content)
     assert response["Content-Type"].startswith("application/json")
-    body = response.json()
+    body = json.loads(response.content)
     assert set(body) == ENVELOPE_KEYS, body
     assert isinstance(body["error"], str) and body["error"]
     assert isinstance(body["message"], str) and body["message"]
