@@ -13,6 +13,7 @@ import codecs
 import hashlib
 import json
 import os
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -45,6 +46,9 @@ EXECUTABLE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 UTF8_BOM = codecs.BOM_UTF8
+# Text never holds NUL or other C0 controls; tabs, line ends, form feeds and
+# ESC (coloured log output) are fine. Binary formats (zip, ...) trip this.
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 
 
 class AttachmentTooLarge(PayloadTooLarge):
@@ -121,7 +125,7 @@ def _text_type(upload: UploadedFile, filename: str) -> str | None:
     parts: list[str] = []
     try:
         for chunk in upload.chunks():
-            if b"\x00" in chunk:
+            if CONTROL_BYTES.search(chunk):
                 return None
             parts.append(decoder.decode(chunk))
         parts.append(decoder.decode(b"", final=True))

@@ -1,11 +1,13 @@
 """Feedback settings with their defaults, read at call time.
 
-Any of these can be set in ``testenv/settings.py`` (or by a test's
-``override_settings``); ``conf(name)`` reads the live value.
+``conf(name)`` reads, in order: the Django setting (``testenv/settings.py``,
+or a test's ``override_settings``), the environment variable of the same name
+(converted to the default's type), the default below.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -52,7 +54,13 @@ DEFAULTS: dict[str, Any] = {
 
 
 def conf(name: str) -> Any:
-    return getattr(settings, name, DEFAULTS[name])
+    if hasattr(settings, name):
+        return getattr(settings, name)
+    default = DEFAULTS[name]
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return type(default)(raw.strip())
 
 
 def github_configured() -> bool:

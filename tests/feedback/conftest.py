@@ -153,6 +153,12 @@ def no_github(tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The personas' passwords are hashed once per test; PBKDF2 takes ~0.3 s.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_throttle_counters():
     caches["default"].clear()
     yield
