@@ -60,6 +60,8 @@ CONTROL_PREFIX = "/_control"
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The default backlog of 5 refuses (and SYN-retries for 1 s) bursts of checks.
+    request_queue_size = 256
     simulator: SimulatorServer
 
 
@@ -184,7 +186,11 @@ class SimulatorServer:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        """The base URL clients use; a wildcard bind is reached via loopback."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(
+            self.host, self.host
+        )
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 
     def service(self, name: str) -> Service:

@@ -247,3 +247,22 @@ def test_reset_restores_faults_settings_and_seeded_state(sim, http) -> None:
     assert state["faults"] == {}
     assert state["requests_seen"] == 0
     assert state["state"]["operator_balance_raw"] == str(fx.BANANO_OPERATOR_BALANCE_RAW)
+
+
+def test_a_burst_of_parallel_connections_is_served(sim) -> None:
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        status = requests.get(f"{sim.url}/http/delay/0.2", timeout=5).status_code
+        with lock:
+            results.append(status)
+
+    threads = [threading.Thread(target=call) for _ in range(40)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [200] * 40
+    assert time.monotonic() - started < 2.0

@@ -38,3 +38,15 @@ def test_manage_simulate_serves_until_sigterm() -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_the_simulators_import_without_django() -> None:
+    code = (
+        "import sys, integrations.simulators.server; "
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'django'], 'django'"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
