@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from feedback.github import new_issue_url
@@ -49,6 +50,9 @@ class FeedbackReportSerializer(serializers.ModelSerializer):
     reported_by_username = serializers.CharField(
         source="reported_by.username", read_only=True
     )
+    github_issue_url = serializers.SerializerMethodField(
+        help_text="The issue's web page once synced, else null."
+    )
     attachments = FeedbackAttachmentSerializer(many=True, read_only=True)
     github_new_issue_url = serializers.SerializerMethodField(
         help_text="When the sync FAILED: a pre-filled GitHub 'new issue' page."
@@ -80,6 +84,15 @@ class FeedbackReportSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(
+        {"type": "string", "format": "uri", "nullable": True, "readOnly": True}
+    )
+    def get_github_issue_url(self, report: FeedbackReport) -> str | None:
+        return report.github_issue_url or None
+
+    @extend_schema_field(
+        {"type": "string", "format": "uri", "nullable": True, "readOnly": True}
+    )
     def get_github_new_issue_url(self, report: FeedbackReport) -> str | None:
         if report.sync_state != FeedbackReport.SyncState.FAILED:
             return None

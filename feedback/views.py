@@ -278,12 +278,31 @@ class GitHubWebhookView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
-    # The raw body is read directly: the signature covers its exact bytes.
-    parser_classes: list = []
+    # Declared for the schema only: request.data is never read, the raw body
+    # is (the signature covers its exact bytes).
+    parser_classes = [JSONParser, FormParser]
 
     @extend_schema(
         summary="GitHub webhook (issues events), HMAC-verified",
-        request=OpenApiTypes.OBJECT,
+        request={
+            "application/json": OpenApiTypes.OBJECT,
+            "application/x-www-form-urlencoded": OpenApiTypes.OBJECT,
+        },
+        parameters=[
+            OpenApiParameter(
+                "X-Hub-Signature-256",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="sha256=<hex HMAC-SHA256 of the raw body>",
+            ),
+            OpenApiParameter(
+                "X-GitHub-Event", str, OpenApiParameter.HEADER, required=True
+            ),
+            OpenApiParameter(
+                "X-GitHub-Delivery", str, OpenApiParameter.HEADER, required=True
+            ),
+        ],
         responses={
             204: OpenApiResponse(description="Handled, ignored or a replay."),
             **error_responses(400, 401, 403),
