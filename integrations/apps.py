@@ -13,9 +13,13 @@ class IntegrationsConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from integrations.audit_receivers import mirror_admin_log_entry
+        from integrations.redaction import install_log_redaction
 
         # Admin changes are recorded by Django as LogEntry rows; mirroring them
         # gives one audit trail for the API and the admin.
         post_save.connect(
             mirror_admin_log_entry, sender=LogEntry, dispatch_uid="audit-admin-log"
         )
+        # urllib3 (used by requests and PyGithub) logs request lines with their
+        # query strings; its loggers get the secret filter too.
+        install_log_redaction()

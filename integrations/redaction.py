@@ -66,6 +66,9 @@ SENSITIVE_KEYS = frozenset(
         "passwd",
         "seed",
         "private_key",
+        # Pay2Slay fixture hook: the p2s_session cookie value it hands out.
+        "cookie_value",
+        "cookie",
         "authorization",
     }
 )
