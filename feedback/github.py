@@ -30,6 +30,9 @@ MARKER_PREFIX = "testenv-feedback:"
 # GitHub refuses bodies over 65536 characters; keep a margin for the marker.
 BODY_LIMIT = 60_000
 TEMPLATE = "feedback/issue_body.md"
+ATTACHMENTS_TEMPLATE = "feedback/issue_attachments.md"
+ATTACHMENTS_HEADING = "### Attachments"
+ATTACHMENTS_END = "<sub>Filed by testenv"
 
 CATEGORY_COLOUR = "1d76db"
 PRIORITY_COLOURS = {
@@ -197,14 +200,7 @@ def body_context(
             trace_ids.append(candidate)
     for row in health_rows:
         row["error"] = _one_line(row["error"], 120) if row["error"] else ""
-    attachments = [
-        {
-            "attachment": a,
-            "label": re.sub(r"([\[\]\\`*_])", r"\\\1", a.filename),
-            "url": attachment_url(report, a),
-        }
-        for a in report.attachments.all()
-    ]
+    attachments = attachments_context(report)
     client_metadata = {
         key: value
         for key, value in (report.metadata or {}).items()
@@ -230,6 +226,40 @@ def body_context(
         "metadata": fenced(metadata_text, "json") if metadata_text else "",
         "description": report.description.strip(),
     }
+
+
+def attachments_context(report: FeedbackReport) -> list[dict[str, Any]]:
+    return [
+        {
+            "attachment": a,
+            "label": re.sub(r"([\[\]\\`*_])", r"\\\1", a.filename),
+            "url": attachment_url(report, a),
+        }
+        for a in report.attachments.order_by("uploaded_at")
+    ]
+
+
+def render_attachments_section(report: FeedbackReport) -> str:
+    text = render_to_string(
+        ATTACHMENTS_TEMPLATE, {"attachments": attachments_context(report)}
+    )
+    return _neutralise_comments(text).strip() + "\n"
+
+
+def body_with_attachments(report: FeedbackReport, body: str) -> str:
+    """``body`` (the issue's current text) with its attachments section
+    replaced by the current list; the rest, edits included, is kept. A body
+    without the section gets it just above the marker."""
+    section = render_attachments_section(report)
+    start = body.find(ATTACHMENTS_HEADING)
+    end = body.find(ATTACHMENTS_END, start + 1) if start >= 0 else -1
+    if start >= 0 and end > start:
+        return body[:start] + section + "\n" + body[end:]
+    marker = marker_for(report)
+    head, found, tail = body.rpartition(marker)
+    if not found:
+        return f"{body.rstrip()}\n\n{section}\n{marker}\n"
+    return f"{head.rstrip()}\n\n{section}\n{marker}{tail}"
 
 
 def render_issue_body(report: FeedbackReport) -> str:

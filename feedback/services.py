@@ -58,6 +58,7 @@ Status = FeedbackReport.Status
 
 SYNC_TASK = "feedback.sync_github"
 RECONCILE_TASK = "feedback.reconcile_github"
+ISSUE_UPDATE_TASK = "feedback.update_issue_attachments"
 LOCK_KEY = "testenv:feedback:sync-lock:{}"
 SCHEDULED_KEY = "testenv:feedback:sync-scheduled:{}"
 RECONCILE_CURSOR_KEY = "testenv:feedback:reconcile-since"
@@ -213,6 +214,11 @@ def attachment_add(
                     {"file": [f"This report already has {limit} attachments."]}
                 )
             attachment = _store_attachment(locked, checked, saved)
+            if locked.github_issue_number:
+                # The issue exists: its attachments section is brought up to
+                # date (a report still PENDING lists it when it is created).
+                report_id = locked.pk
+                transaction.on_commit(lambda: feedback_issue_update_enqueue(report_id))
             audit(
                 actor,
                 "feedback.attachment_added",
@@ -467,6 +473,13 @@ def _record_success(report: FeedbackReport, issue: IssueRef) -> SyncOutcome:
         logger.error("feedback %s: %s", report.pk, message)
         return SyncOutcome(Sync.FAILED, error=message)
     get_redis().delete(SCHEDULED_KEY.format(report.pk))
+    # An attachment uploaded while the body was being rendered (or after an
+    # earlier attempt created the adopted issue) is not in it yet.
+    attachment_ids = FeedbackAttachment.objects.filter(feedback=report).values_list(
+        "pk", flat=True
+    )
+    if any(str(pk) not in issue.body for pk in attachment_ids):
+        feedback_issue_update_enqueue(report.pk)
     return SyncOutcome(Sync.SYNCED, issue_number=issue.number)
 
 
@@ -509,6 +522,73 @@ def feedback_sync_run(
         sleep(outcome.retry_in)
         attempt += 1
     return FeedbackReport.objects.get(pk=report_id)
+
+
+def feedback_issue_update_enqueue(
+    report_id: Any, *, attempt: int = 1, countdown: float = 0, queue: str = ""
+) -> None:
+    """Queue ``feedback.update_issue_attachments`` (see
+    ``feedback_issue_update_attempt``); a broker error is logged."""
+    from feedback.tasks import update_issue_attachments
+
+    queue = queue or conf("FEEDBACK_SYNC_QUEUE")
+    options: dict[str, Any] = {"queue": queue} if queue else {}
+    try:
+        update_issue_attachments.apply_async(
+            args=[str(report_id)],
+            kwargs={"attempt": attempt},
+            countdown=max(0.0, countdown),
+            **options,
+        )
+    except Exception:
+        logger.warning(
+            "could not queue the issue update of feedback %s", report_id, exc_info=True
+        )
+
+
+def feedback_issue_update_attempt(report_id: Any, *, attempt: int = 1) -> SyncOutcome:
+    """Bring the attachments section of a synced report's issue up to date.
+
+    Reads the issue's current body, replaces only that section (edits by
+    developers elsewhere survive) and PATCHes it when it changed. A PATCH is
+    idempotent, so any failure is simply retried with the sync's policy; after
+    the last attempt it is logged (the report itself is unaffected).
+    """
+    lock = get_redis().lock(
+        f"testenv:feedback:issue-update-lock:{report_id}", timeout=_lock_timeout()
+    )
+    if not lock.acquire(blocking=False):
+        # The running update renders the attachments as they are then; one
+        # more pass afterwards catches an upload it may have missed.
+        more = attempt < int(conf("FEEDBACK_SYNC_MAX_ATTEMPTS"))
+        return SyncOutcome(Sync.SYNCED, retry_in=5.0 if more else None, busy=True)
+    try:
+        report = FeedbackReport.objects.filter(pk=report_id).first()
+        if report is None or not report.github_issue_number:
+            return SyncOutcome(report.sync_state if report else "MISSING")
+        try:
+            with gh.client_from_settings() as client:
+                issue = client.get_issue(report.github_issue_number)
+                body = gh.body_with_attachments(report, issue.body)
+                if body != issue.body:
+                    client.update_issue_body(report.github_issue_number, body)
+        except GitHubError as exc:
+            if exc.permanent or attempt >= int(conf("FEEDBACK_SYNC_MAX_ATTEMPTS")):
+                logger.warning(
+                    "feedback %s: gave up updating the issue's attachments: %s",
+                    report_id,
+                    exc,
+                )
+                return SyncOutcome(Sync.SYNCED, error=str(exc))
+            return SyncOutcome(
+                Sync.SYNCED, retry_in=retry_delay(exc, attempt), error=str(exc)
+            )
+        return SyncOutcome(Sync.SYNCED, issue_number=report.github_issue_number)
+    finally:
+        try:
+            lock.release()
+        except LockError:
+            logger.warning("issue update lock of feedback %s had expired", report_id)
 
 
 class SyncNotPossible(Exception):

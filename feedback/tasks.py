@@ -45,6 +45,28 @@ def sync_github(self, report_id: str, attempt: int = 1) -> str:
 
 
 @shared_task(
+    bind=True,
+    name=services.ISSUE_UPDATE_TASK,
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=SYNC_SOFT_TIME_LIMIT,
+    time_limit=SYNC_TIME_LIMIT,
+)
+def update_issue_attachments(self, report_id: str, attempt: int = 1) -> str:
+    """List an attachment added after the issue was created in its body."""
+    outcome = services.feedback_issue_update_attempt(report_id, attempt=attempt)
+    if outcome.retry_in is not None:
+        delivery = getattr(self.request, "delivery_info", None) or {}
+        services.feedback_issue_update_enqueue(
+            report_id,
+            attempt=attempt + 1,
+            countdown=outcome.retry_in,
+            queue=str(delivery.get("routing_key") or ""),
+        )
+    return outcome.state
+
+
+@shared_task(
     name=services.RECONCILE_TASK,
     ignore_result=True,
     soft_time_limit=240,

@@ -418,6 +418,19 @@ class GitHubClient:
             created.append(name)
         return created
 
+    def update_issue_body(self, number: int, body: str) -> IssueRef:
+        """``PATCH /repos/{o}/{r}/issues/{number}`` with a new body, once.
+        Idempotent, so a retry after any failure is safe."""
+        try:
+            _, data = self._github.requester.requestJsonAndCheck(
+                "PATCH",
+                f"{self._repo.url}/issues/{int(number)}",
+                input={"body": body},
+            )
+        except (GithubException, requests.exceptions.RequestException) as exc:
+            raise translate(exc, method="PATCH") from exc
+        return issue_ref_from_json(data or {})
+
     def create_issue(
         self, title: str, body: str, labels: list[str] | None = None
     ) -> IssueRef:
