@@ -188,6 +188,22 @@ class _ErrorOutcome:
     mode: str = ""
 
 
+def _without_nul(value: Any) -> Any:
+    """``value`` with NUL characters removed from every string in it.
+
+    PostgreSQL refuses NUL in text and in jsonb strings ("cannot contain NUL
+    (0x00) bytes"), and a service's reply or an exception message can carry
+    one: the result must still be stored.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(item) for item in value]
+    return value
+
+
 def _assertion_dicts(assertions: Any) -> list[dict[str, Any]]:
     out = []
     for item in assertions or []:
@@ -235,10 +251,12 @@ def result_record(
         status=str(outcome.status),
         started_at=started_at,
         completed_at=completed_at,
-        request_data=request_data if isinstance(request_data, dict) else {},
-        response_data=response_data,
-        assertions=_assertion_dicts(getattr(outcome, "assertions", [])),
-        error_details=str(getattr(outcome, "error_details", "") or ""),
+        request_data=_without_nul(
+            request_data if isinstance(request_data, dict) else {}
+        ),
+        response_data=_without_nul(response_data),
+        assertions=_without_nul(_assertion_dicts(getattr(outcome, "assertions", []))),
+        error_details=_without_nul(str(getattr(outcome, "error_details", "") or "")),
         mode=str(getattr(outcome, "mode", "") or endpoint.mode),
         duration_ms=max(0, int(duration)),
         trace_id=str(getattr(outcome, "trace_id", "") or "")[:32],
@@ -249,7 +267,7 @@ def result_record(
             endpoint=endpoint,
             workflow=test_name,
             action=pending.action,
-            payload=pending.payload or {},
+            payload=_without_nul(pending.payload or {}),
             description=(pending.description or "")[:300],
         )
     return result
@@ -451,7 +469,7 @@ def session_cleanup(*, session: TestSession, actor: Any) -> dict[str, Any]:
                     "error": f"{exc.__class__.__name__}: {exc}",
                 }
             outcome = outcome if isinstance(outcome, dict) else {"ok": bool(outcome)}
-            compensation.result = outcome
+            compensation.result = _without_nul(outcome)
             if outcome.get("ok", True):
                 compensation.state = Compensation.State.DONE
                 compensation.done_at = timezone.now()

@@ -32,7 +32,7 @@ def busy_session(session, endpoint, other_endpoint, tester):
         "ERROR",
         test_name="http_status_check",
         minutes_ago=6,
-        error_details="OutboundTimeout: no answer in 5 s <&> \x00",
+        error_details="OutboundTimeout: no answer in 5 s <&> \x01",
     )
     make_result(
         session,
