@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.urls import reverse
@@ -11,6 +12,18 @@ from rest_framework import serializers
 from feedback.github import new_issue_url
 from feedback.models import FeedbackAttachment, FeedbackReport
 from sessions.models import TestSession
+
+METADATA_MAX_CHARS = 64 * 1024
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 class FeedbackAttachmentSerializer(serializers.ModelSerializer):
@@ -136,6 +149,14 @@ class FeedbackSubmitSerializer(serializers.Serializer):
     def validate_metadata(self, value: Any) -> dict:
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object.")
+        # PostgreSQL's jsonb refuses \u0000; SQLite would store it silently.
+        if _has_nul(value):
+            raise serializers.ValidationError("May not contain NUL characters.")
+        text = json.dumps(value)
+        if len(text) > METADATA_MAX_CHARS:
+            raise serializers.ValidationError(
+                f"At most {METADATA_MAX_CHARS} characters of JSON."
+            )
         return value
 
     def validate_session_id(self, value: Any) -> TestSession | None:

@@ -113,6 +113,9 @@ def test_a_multipart_submission_stores_its_files_and_metadata(
         ({"priority": "URGENT"}, "priority"),
         ({"session_id": "6f1c1d1e-0000-4000-8000-000000000000"}, "session_id"),
         ({"metadata": [1, 2]}, "metadata"),
+        ({"metadata": {"note": "a\u0000b"}}, "metadata"),
+        ({"metadata": {"blob": "x" * 70_000}}, "metadata"),
+        ({"title": "nul\u0000title"}, "title"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(
