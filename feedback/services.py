@@ -424,7 +424,17 @@ def _sync_locked(report_id: Any, attempt: int) -> SyncOutcome:
             if issue is None:
                 body = gh.render_issue_body(report)
                 labels = gh.labels_for(report)
-                client.ensure_labels(labels)
+                try:
+                    client.ensure_labels(labels)
+                except GitHubError as exc:
+                    if exc.transient:
+                        raise
+                    # A token without push access may not create labels;
+                    # GitHub then drops them from the issue silently, and the
+                    # issue is what matters.
+                    logger.warning(
+                        "feedback %s: labels not created: %s", report.pk, exc
+                    )
                 issue = client.create_issue(gh.issue_title(report), body, list(labels))
     except GitHubError as exc:
         return _record_failure(report, exc, attempt)

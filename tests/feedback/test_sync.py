@@ -66,6 +66,18 @@ def test_a_submitted_report_gets_its_issue_number_with_labels(github_settings, t
 
 
 @pytest.mark.django_db
+def test_a_token_that_may_not_create_labels_still_files_the_issue(
+    github_settings, tester
+):
+    with override_settings(GITHUB_TOKEN=fx.GITHUB_READONLY_TOKEN):
+        report = services.feedback_sync_run(submit(tester).pk)
+    assert report.sync_state == FeedbackReport.SyncState.SYNCED
+    issue = github_settings.issue(report.github_issue_number)
+    assert issue["labels"] == []  # dropped by GitHub for lack of push access
+    assert "category:integration" not in github_settings.labels()
+
+
+@pytest.mark.django_db
 def test_the_first_attempt_creates_without_listing_issues_first(
     github_settings, tester
 ):
