@@ -187,11 +187,16 @@ class FeedbackSummarySerializer(serializers.Serializer):
     priority = serializers.CharField()
     status = serializers.CharField()
     github_issue_number = serializers.IntegerField(allow_null=True)
-    github_issue_url = serializers.CharField(allow_blank=True)
+    github_issue_url = serializers.SerializerMethodField(
+        help_text="Null until the issue exists (as in the feedback API)."
+    )
     reported_by_id = serializers.IntegerField()
     reported_at = serializers.DateTimeField()
     resolved_at = serializers.DateTimeField(allow_null=True)
     sync_state = serializers.CharField()
+
+    def get_github_issue_url(self, report: Any) -> str | None:
+        return report.github_issue_url or None
 
 
 class TestSessionDetailSerializer(TestSessionSerializer):

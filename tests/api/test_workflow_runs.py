@@ -353,3 +353,44 @@ def test_workflow_runs_are_throttled_per_user(tester_client, session, sim, setti
     assert (
         tester_client.get(f"/testing/sessions/{session.pk}/results").status_code == 200
     )
+
+
+def test_cleanup_removes_the_admin_fixture_a_session_created(
+    tester_client, session, sim
+):
+    """The real admin_user_creation workflow end to end: the fixture exists on
+    the Pay2Slay simulator after the run and is gone after the cleanup."""
+    endpoint = IntegrationEndpoint(
+        name="p2s-admin",
+        kind="admin",
+        base_url=f"{sim}/p2s",
+        timeout_seconds=5,
+        retry_attempts=0,
+    )
+    endpoint.set_credentials({"admin_email": fx.P2S_ADMIN_EMAIL})
+    endpoint.save()
+
+    def admin_emails() -> set[str]:
+        rows = requests.get(f"{sim}/_control/admin/admin_users").json()
+        return {row["email"] for row in rows["admin_users"]}
+
+    ran = _run(
+        tester_client,
+        session,
+        endpoint,
+        "admin_user_creation",
+        {"email": "api-fixture@example.org"},
+    )
+    assert ran.status_code == 201
+    assert ran.json()["status"] == "PASSED", ran.json()["error_details"]
+    assert "api-fixture@example.org" in admin_emails()
+
+    report = tester_client.delete(f"/testing/sessions/{session.pk}/cleanup").json()
+    assert (report["undone"], report["failed"]) == (1, 0)
+    [undo] = report["compensations"]
+    assert undo["workflow"] == "admin_user_creation"
+    assert undo["result"]["result"] == {
+        "email": "api-fixture@example.org",
+        "removed": True,
+    }
+    assert "api-fixture@example.org" not in admin_emails()
