@@ -122,3 +122,14 @@ class TokenCommandTests:
     def test_an_unknown_user_without_create_is_an_error(self, db):
         with pytest.raises(CommandError):
             call_command("create_api_token", "nobody")
+
+    def test_operators_create_tokens_in_the_admin(self, superuser, tester, client):
+        client.force_login(superuser)
+        response = client.post(
+            "/admin/authtoken/tokenproxy/add/", {"user": tester.pk}, follow=False
+        )
+        assert response.status_code == 302, response.content[:500]
+        token = Token.objects.get(user=tester)
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        assert api.get("/testing/integrations").status_code == 200
