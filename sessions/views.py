@@ -49,7 +49,9 @@ SESSION_ID = OpenApiParameter(
 
 
 def _query(serializer_class, request: Request) -> dict:
-    query = serializer_class(data=request.query_params)
+    # An empty filter (``?status=``) means no filter, not a bad value.
+    params = {k: v for k, v in request.query_params.items() if v != ""}
+    query = serializer_class(data=params)
     query.is_valid(raise_exception=True)
     return query.validated_data
 

@@ -84,6 +84,8 @@ class ListSessionsTests:
         assert [item["id"] for item in paused] == [str(other_session.pk)]
         tinas = owner_client.get(f"/testing/sessions?tester_id={second_tester.pk}")
         assert [item["id"] for item in tinas.json()] == [str(other_session.pk)]
+        unfiltered = owner_client.get("/testing/sessions?status=&tester_id=")
+        assert len(unfiltered.json()) == 2
         both = owner_client.get(
             f"/testing/sessions?status=ACTIVE&tester_id={second_tester.pk}"
         )
