@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     # The marker lookup lists issues updated since reported_at minus this.
     "FEEDBACK_MARKER_LOOKBACK_SECONDS": 3600,
     "FEEDBACK_MARKER_SCAN_LIMIT": 300,
+    # Reports older than this are also looked for through the search API,
+    # whose index lags behind creation (only when the listing found nothing).
+    "FEEDBACK_MARKER_SEARCH_AFTER_SECONDS": 600,
     # Reconcile: a PENDING report older than this with no attempt scheduled is
     # queued again (a task lost with its broker message).
     "FEEDBACK_RECONCILE_PENDING_AFTER_SECONDS": 300,

@@ -415,6 +415,14 @@ def _sync_locked(report_id: Any, attempt: int) -> SyncOutcome:
                     - timedelta(seconds=conf("FEEDBACK_MARKER_LOOKBACK_SECONDS")),
                     scan_limit=conf("FEEDBACK_MARKER_SCAN_LIMIT"),
                 )
+                indexed = timezone.now() - report.reported_at > timedelta(
+                    seconds=conf("FEEDBACK_MARKER_SEARCH_AFTER_SECONDS")
+                )
+                if issue is None and indexed:
+                    # A late retry (the admin's, days later) may find the
+                    # issue beyond the scan limit, under many newer issues;
+                    # by then the search index has caught up.
+                    issue = client.search_issue_with_marker(marker, str(report.pk))
                 if issue is not None:
                     logger.info(
                         "feedback %s: adopted existing issue #%s (marker found)",

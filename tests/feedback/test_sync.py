@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -208,6 +209,38 @@ def test_after_a_clean_outage_the_admin_retry_files_exactly_one_issue(
     # A second retry is refused: the report is synced.
     with pytest.raises(services.SyncNotPossible):
         services.feedback_sync_retry(report=report, actor=operator)
+
+
+@pytest.mark.django_db
+def test_a_late_retry_finds_the_issue_beyond_the_scan_limit_through_search(
+    github_settings, tester, operator
+):
+    github_settings.faults(fail_after_create=1)
+    report = submit(tester)
+
+    def go_down(sleeps: int) -> None:
+        if sleeps == 1:
+            github_settings.faults(forced_status=503)
+
+    report = services.feedback_sync_run(report.pk, sleep=RecordingSleep(go_down))
+    assert report.sync_state == FeedbackReport.SyncState.FAILED
+    github_settings.clear_faults()
+    # Days later: the bot has filed newer issues since, and the retry's
+    # listing only looks at the newest one.
+    for title in ("later one", "later two"):
+        services.feedback_sync_run(submit(tester, title=title).pk)
+    FeedbackReport.objects.filter(pk=report.pk).update(
+        reported_at=report.reported_at - timedelta(minutes=30)
+    )
+
+    with override_settings(FEEDBACK_MARKER_SCAN_LIMIT=1):
+        services.feedback_sync_retry(report=report, actor=operator)
+        report = services.feedback_sync_run(report.pk)
+
+    issues = github_settings.issues_with_marker(report)
+    assert [i["number"] for i in issues] == [report.github_issue_number]
+    seen = [r["path"].split("?")[0] for r in github_settings.requests_seen()]
+    assert "/github/search/issues" in seen
 
 
 @pytest.mark.django_db

@@ -342,6 +342,26 @@ class GitHubClient:
                 break
         return None
 
+    def search_issue_with_marker(self, marker: str, phrase: str) -> IssueRef | None:
+        """The first issue of the repository, by the token's user, whose body
+        contains ``marker``, through the search API (``phrase``: a distinctive
+        part of the marker to search for). Only for markers old enough to be
+        indexed: the index lags behind creation."""
+        query = f'repo:{self.repo_name} is:issue in:body "{phrase}"'
+        login = self.authenticated_login()
+        if login:
+            query += f" author:{login}"
+        try:
+            _, data = self._github.requester.requestJsonAndCheck(
+                "GET", "/search/issues", parameters={"q": query, "per_page": 20}
+            )
+        except (GithubException, requests.exceptions.RequestException) as exc:
+            raise translate(exc) from exc
+        for item in (data or {}).get("items") or []:
+            if not item.get("pull_request") and marker in str(item.get("body") or ""):
+                return issue_ref_from_json(item)
+        return None
+
     def get_issue(self, number: int) -> IssueRef:
         try:
             _, data = self._github.requester.requestJsonAndCheck(
