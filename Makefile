@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format install clean browser-deps
+.PHONY: run test lint format install clean browser-deps bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ browser-deps:
 test: lint browser-deps
 	$(PY) -m testenv.launcher with-redis -- $(PY) -m pytest -m "not browser"
 	$(PY) -m testenv.launcher with-redis -- $(PY) -m pytest -m browser
+
+# The performance targets of SPEC.md §6 against same-run baselines
+# (docs/benchmark.md); `python -m bench --quick` for a one-minute smoke run.
+bench: $(STAMP)
+	$(PY) -m testenv.launcher with-redis -- $(PY) -m bench
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
