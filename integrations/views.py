@@ -25,7 +25,7 @@ from integrations.serializers import (
     IntegrationEndpointUpdateSerializer,
     RateLimitStatusSerializer,
 )
-from testenv.api import paginate
+from testenv.api import IgnoreFormatParamNegotiation, paginate
 from testenv.audit import audit
 from testenv.permissions import HasAnyRole, IsOperator, IsTester
 
@@ -38,6 +38,8 @@ class IntegrationViewSet(viewsets.GenericViewSet):
     """Integration endpoints."""
 
     serializer_class = IntegrationEndpointSerializer
+    # JSON only: a stray ?format= must not turn into DRF's renderer 404.
+    content_negotiation_class = IgnoreFormatParamNegotiation
     lookup_url_kwarg = "id"
 
     def get_queryset(self):

@@ -105,3 +105,8 @@ def test_the_middleware_envelopes_errors_of_plain_django_views():
     assert_envelope(wrapped, 403, "permission_denied")
     outside = ApiErrorEnvelopeMiddleware(html_error)(factory.get("/admin/"))
     assert outside["Content-Type"].startswith("text/html")
+
+
+def test_a_stray_format_parameter_does_not_turn_a_list_into_a_404(tester_client):
+    assert tester_client.get("/testing/integrations?format=csv").status_code == 200
+    assert tester_client.get("/testing/sessions?format=xml").status_code == 200
