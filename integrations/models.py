@@ -205,6 +205,10 @@ class IntegrationHealthStatus(models.Model):
             models.Index(
                 fields=["endpoint", "-checked_at"], name="health_endpoint_time_idx"
             ),
+            # A session's health rows, newest first (session detail, exports).
+            models.Index(
+                fields=["session", "-checked_at"], name="health_session_time_idx"
+            ),
         ]
 
     def __str__(self) -> str:

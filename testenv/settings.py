@@ -158,6 +158,18 @@ LOGIN_URL = "/admin/login/"
 EMBEDDED_REDIS_PORT = env_int("EMBEDDED_REDIS_PORT", 6390)
 REDIS_URL = os.environ.get("REDIS_URL") or f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
 
+# The local-memory cache for per-process things; Redis for what every web
+# process must share (the API throttle counters).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "testenv:cache",
+    },
+}
+API_THROTTLE_CACHE = os.environ.get("API_THROTTLE_CACHE", "shared")
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",

@@ -9,6 +9,15 @@ from rest_framework.test import APIClient
 from testenv.roles import PRODUCT_OWNERS, TESTERS
 
 
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    # Personas are created with passwords in most tests; PBKDF2 costs about a
+    # third of a second each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Throttle counters in this process's memory: other test runs share Redis.
+    settings.API_THROTTLE_CACHE = "default"
+
+
 @pytest.fixture
 def operator(db) -> User:
     return User.objects.create_user(

@@ -30,13 +30,6 @@ def assert_envelope(response, status: int, error: str | None = None) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # The personas are created with passwords in every test; PBKDF2 costs
-    # about a third of a second each.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _fresh_throttle_counters():
     # Throttle counters live in the cache; user ids repeat across tests.
     caches["default"].clear()
