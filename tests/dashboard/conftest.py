@@ -20,11 +20,16 @@ def free_port() -> int:
 
 @pytest.fixture
 def daphne_url(subprocess_env, processes) -> str:
+    return start_daphne(processes, subprocess_env)
+
+
+def start_daphne(processes, env: dict[str, str]) -> str:
+    """A daphne subprocess serving ``env``'s database; its base URL."""
     port = free_port()
     proc = processes.start(
         [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1",
          "-p", str(port), "testenv.asgi:application"],
-        subprocess_env,
+        env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
 
