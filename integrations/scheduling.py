@@ -11,10 +11,11 @@ dispatchers running at once split the endpoints between them and never send
 one twice.
 
 Schedules keep their phase (``next = due + interval``) instead of drifting by
-the check's duration; an endpoint more than one interval overdue (beat or the
-workers were down) is checked at once and re-anchored on now, so after a
-restart every endpoint is checked within one interval and no backlog is
-replayed.
+the check's duration. A new endpoint, or one more than an interval overdue
+(beat or the workers were down), is placed at a fixed per-endpoint phase of
+the coming interval: after a restart every endpoint is checked within one
+interval, no backlog is replayed, and the endpoints stay spread over the
+interval instead of all falling due at the same instant.
 """
 
 from __future__ import annotations
@@ -51,15 +52,31 @@ class Claim:
     interval_seconds: int
 
 
-def _plan(
-    old: datetime | None, interval: int, now: datetime, horizon: datetime
-) -> tuple[list[datetime], datetime]:
-    """Due times within the horizon and the next one after them.
+def phase(endpoint_id: int) -> float:
+    """A fixed fraction of the interval in [0, 1) for an endpoint (Knuth's
+    multiplicative hash): spreads endpoints evenly across their interval."""
+    return ((endpoint_id * 2654435761) % 2**32) / 2**32
 
-    Callers pass only endpoints due by ``horizon``, so there is at least one.
+
+def _plan(
+    endpoint_id: int,
+    old: datetime | None,
+    interval: int,
+    now: datetime,
+    horizon: datetime,
+) -> tuple[list[datetime], datetime]:
+    """Due times within the horizon (maybe none) and the next one after them.
+
+    An endpoint that is new, or overdue by more than an interval (beat or the
+    workers were down), is placed at its phase within the coming interval:
+    checked within one interval, and never all endpoints at the same instant
+    (200 checks due at once would start up to seconds late on one worker).
     """
     step = timedelta(seconds=max(interval, 1))
-    moment = old if old is not None and old > now - step else now
+    if old is not None and old > now - step:
+        moment = old
+    else:
+        moment = now + step * phase(endpoint_id)
     due_times = []
     while moment <= horizon:
         due_times.append(moment)
@@ -88,7 +105,7 @@ def claim_due_checks(
     )
     plans: dict[int, tuple[datetime | None, datetime, Claim]] = {}
     for pk, old, interval in candidates:
-        due_times, following = _plan(old, interval, now, horizon)
+        due_times, following = _plan(pk, old, interval, now, horizon)
         plans[pk] = (old, following, Claim(pk, due_times, interval))
     claimed: list[Claim] = []
     items = list(plans.items())

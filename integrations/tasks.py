@@ -14,6 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from celery import shared_task
+from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -50,6 +51,21 @@ def dispatch_due_checks() -> int:
     return sent
 
 
+def _load_enabled_endpoint(endpoint_id: int) -> IntegrationEndpoint | None:
+    # A raw query: compiling the ORM's SELECT of this wide row costs ~0.3 ms
+    # of CPU, on a path that runs for every check (SPEC.md section 6).
+    # Columns are matched by name, converters applied as usual.
+    meta, quote = IntegrationEndpoint._meta, connection.ops.quote_name
+    found = list(
+        IntegrationEndpoint.objects.raw(
+            f"SELECT * FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s"
+            f" AND {quote(meta.get_field('enabled').column)} = %s",
+            [endpoint_id, True],
+        )
+    )
+    return found[0] if found else None
+
+
 @shared_task(
     name="integrations.check_endpoint",
     ignore_result=True,
@@ -61,7 +77,7 @@ def check_endpoint(endpoint_id: int, scheduled_for: str | None = None) -> str:
     from integrations.scheduling import acquire_inflight, release_inflight
     from integrations.services import endpoint_check
 
-    endpoint = IntegrationEndpoint.objects.filter(pk=endpoint_id, enabled=True).first()
+    endpoint = _load_enabled_endpoint(endpoint_id)
     if endpoint is None:
         return "skipped: disabled or deleted"
     token = acquire_inflight(endpoint)

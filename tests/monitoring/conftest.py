@@ -111,6 +111,15 @@ class Processes:
         self.started.append((proc, log))
         return proc
 
+    def cpu_seconds(self, name: str) -> float:
+        """User + system CPU time used so far by the process started as ``name``."""
+        for proc, log in self.started:
+            if log.stem == name:
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1]
+                utime, stime = fields.split()[11:13]
+                return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+        raise KeyError(name)
+
     def assert_running(self) -> None:
         for proc, log in self.started:
             assert proc.poll() is None, log.read_text()[-3000:]
@@ -176,6 +185,7 @@ def monitor_stack(subprocess_env, tmp_path, redis_client):
             )  # fmt: skip
 
         assert_running = processes.assert_running
+        cpu_seconds = processes.cpu_seconds
 
         def logs(self) -> str:
             return "\n".join(
