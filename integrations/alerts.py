@@ -14,9 +14,11 @@ slower than 3x its baseline?) and decides:
   its resolution is the same incident, re-opened rather than duplicated.
 
 LATENCY compares the p95 (nearest rank) of the last ``MONITOR_LATENCY_WINDOW``
-answered checks with a learned baseline: the window median, followed by an
-EWMA that stops learning while the p95 is in breach or the alert is open (so a
-slowdown is never learned as the new normal while it is being reported).
+answered checks, once the window is full, with a learned baseline: the window
+median, followed by an EWMA that stops learning while the p95 is in breach or
+the alert is open (a slowdown is never learned as the new normal while it is
+being reported). A breach also needs ``MONITOR_LATENCY_MIN_DELTA_MS`` above
+the baseline, so LAN jitter on a 2 ms service is not an alert.
 
 The rolling state lives in Redis (one small JSON value per endpoint plus a
 hash of its open alerts), so a check reads no history; the baseline is also

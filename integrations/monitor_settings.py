@@ -21,10 +21,12 @@ DEFAULTS: dict[str, Any] = {
     # with an ETA; must exceed the dispatcher's own period (5 s).
     "MONITOR_DISPATCH_LOOKAHEAD_SECONDS": 6.0,
     "MONITOR_DISPATCH_BATCH": 500,
-    # Latency alerting: rolling window of answered checks, samples needed
-    # before a baseline is trusted, the factor ("exceeds baseline by 200 %"
-    # = 3x), an absolute floor so that 2 ms -> 7 ms on a LAN is not an alert,
-    # and how fast the baseline follows the window median (EWMA weight).
+    # Latency alerting: rolling window of answered checks (LATENCY is judged
+    # only on a full window: below 20 samples the p95 is the maximum, and one
+    # spike would count), samples before a baseline is first learned, the
+    # factor ("exceeds baseline by 200 %" = 3x), an absolute floor so that
+    # 2 ms -> 7 ms on a LAN is not an alert, and how fast the baseline follows
+    # the window median (EWMA weight).
     "MONITOR_LATENCY_WINDOW": 20,
     "MONITOR_LATENCY_MIN_SAMPLES": 10,
     "MONITOR_LATENCY_FACTOR": 3.0,
