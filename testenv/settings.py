@@ -173,7 +173,11 @@ API_THROTTLE_CACHE = os.environ.get("API_THROTTLE_CACHE", "shared")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "testenv:channels"},
+        # Installations (or test runs) sharing one Redis use separate prefixes.
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "testenv:channels"),
+        },
     }
 }
 

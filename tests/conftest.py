@@ -1,12 +1,31 @@
-"""Shared fixtures: personas, API clients, Redis."""
+"""Shared fixtures: personas, API clients, Redis, subprocesses."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from testenv.roles import PRODUCT_OWNERS, TESTERS
+
+
+def pytest_configure(config) -> None:
+    """Give this test run its own channel-layer prefix and Celery queue.
+
+    Other runs (and a running testenv) may share the Redis server; without
+    this a dashboard socket here would receive their events and a worker here
+    would take their tasks. Subprocesses get the same names (subprocess_env).
+    """
+    from django.conf import settings
+
+    from testenv.celery import app
+
+    run = f"test-{os.getpid()}"
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"testenv:{run}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = run
+    app.conf.task_default_queue = run
 
 
 @pytest.fixture(autouse=True)
@@ -114,6 +133,8 @@ def subprocess_env(transactional_db) -> dict[str, str]:
         )
     env["REDIS_URL"] = settings.REDIS_URL
     env["DJANGO_SETTINGS_MODULE"] = "testenv.settings"
+    env["CHANNEL_LAYER_PREFIX"] = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    env["CELERY_QUEUE"] = settings.CELERY_TASK_DEFAULT_QUEUE
     return env
 
 

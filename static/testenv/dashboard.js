@@ -144,13 +144,16 @@
     const chosen = select.value;
     select.innerHTML = state.workflows.map((w) => `<option value="${esc(w.name)}">${esc(w.name)}</option>`).join("");
     if (chosen) select.value = chosen;
+    if (select.selectedIndex < 0 && select.options.length) select.selectedIndex = 0;
     const workflow = state.workflows.find((w) => w.name === select.value);
     const endpoints = [...state.endpoints.values()].filter((e) => !workflow || workflow.kinds.includes(e.kind));
     const endpointSelect = $("endpoint-select");
     const chosenEndpoint = endpointSelect.value;
     endpointSelect.innerHTML = endpoints.map((e) =>
       `<option value="${esc(e.id)}">${esc(e.name)} (${esc(e.mode)})</option>`).join("");
+    // The previous choice may not fit the chosen workflow's kinds.
     if (chosenEndpoint) endpointSelect.value = chosenEndpoint;
+    if (endpointSelect.selectedIndex < 0 && endpointSelect.options.length) endpointSelect.selectedIndex = 0;
   }
   function renderResults() {
     const list = $("results");

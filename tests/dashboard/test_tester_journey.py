@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -40,8 +39,6 @@ def stack(subprocess_env, processes, tmp_path):
         GITHUB_TOKEN=fx.GITHUB_TOKEN,
         GITHUB_REPO=fx.GITHUB_REPO,
         GITHUB_WEBHOOK_SECRET=fx.GITHUB_WEBHOOK_SECRET,
-        # A queue of this run's own: other runs may share the Redis server.
-        CELERY_QUEUE=f"journey-{uuid.uuid4().hex[:8]}",
         TESTENV_MEDIA_ROOT=str(tmp_path / "media"),
     )
     url = start_daphne(processes, env)
@@ -77,9 +74,14 @@ def test_a_tester_runs_a_workflow_and_files_feedback_that_becomes_an_issue(
         page.click("#start-session button")
         expect(page.get_by_test_id("session-status")).to_have_text("ACTIVE")
 
+        # First another workflow, so that the endpoint list must change with it.
+        page.select_option("#workflow-select", "admin_user_creation")
         page.select_option("#workflow-select", "yunite_user_lookup")
         expect(page.locator("#endpoint-select")).to_contain_text("Yunite (simulated)")
         page.click("#run-workflow button")
+        expect(page.locator("#session-message")).to_contain_text(
+            "yunite_user_lookup: PASSED", timeout=20000
+        )
         result = page.locator("#results li").first
         expect(result).to_contain_text("PASSED", timeout=20000)
         expect(result).to_contain_text("yunite_user_lookup")
