@@ -522,7 +522,7 @@ def open_alert(
         alert = None
         if recent is not None:
             merged = {
-                **recent.details,
+                **{k: v for k, v in recent.details.items() if k != "resolved_by"},
                 **details,
                 "flapping": True,
                 "reopened": int(recent.details.get("reopened", 0)) + 1,
@@ -539,8 +539,9 @@ def open_alert(
                         details=merged,
                     )
             except IntegrityError:
-                updated = 0
-                return None  # another alert of this kind is already open
+                # Another alert of this kind is open already (see below).
+                _cache_open_after_commit(endpoint.pk)
+                return None
             if updated:
                 recent.state, recent.resolved_at = Alert.State.OPEN, None
                 recent.message, recent.details = message, merged
@@ -571,12 +572,7 @@ def _cache_open_after_commit(endpoint_id: int) -> None:
     transaction.on_commit(lambda: sync_open_alerts(endpoint_id))
 
 
-def resolve_alert(
-    alert_id: int,
-    endpoint: IntegrationEndpoint,
-    *,
-    details: dict[str, Any] | None = None,
-) -> Alert | None:
+def resolve_alert(alert_id: int, endpoint: IntegrationEndpoint) -> Alert | None:
     """Resolve an open alert; None if it was not open any more."""
     now = timezone.now()
     with transaction.atomic():
@@ -584,7 +580,7 @@ def resolve_alert(
         if alert is None:
             _cache_open_after_commit(endpoint.pk)
             return None
-        alert.details = {**alert.details, **(details or {}), "resolved_by": "checks"}
+        alert.details = {**alert.details, "resolved_by": "checks"}
         updated = Alert.objects.filter(pk=alert_id, state=Alert.State.OPEN).update(
             state=Alert.State.RESOLVED, resolved_at=now, details=alert.details
         )
