@@ -222,17 +222,20 @@ def test_two_hundred_endpoints_are_all_checked_every_interval_while_one_hangs(
     assert not late, f"{len(late)} endpoints waited too long: {late[:10]}"
     assert len(skews) >= 199 * 3
 
-    # The hanging endpoint times out on one thread, one check at a time.
-    hung = [
-        (started, status)
-        for started, status in by_endpoint.get(hanging.pk, [])
-        if started >= start
-    ]
-    assert hung and {status for _, status in hung} == {"TIMEOUT"}
-    # Its timeout (8 s) outlasts the interval (5 s): the check due while one
-    # still hangs is skipped, not stacked on a second stuck thread, so checks
+    # The hanging endpoint times out on one thread, one check at a time. Its
+    # timeout (8 s) outlasts the interval (5 s): the check due while one still
+    # hangs is skipped, not stacked on a second stuck thread, so its checks
     # start at least 8 s apart.
-    starts = sorted(started for started, _ in hung)
+    def hung_checks():
+        return list(
+            IntegrationHealthStatus.objects.filter(endpoint=hanging)
+            .order_by("checked_at")
+            .values_list("status", "checked_at", "response_time_ms")
+        )
+
+    hung = wait_until(lambda: len(hung_checks()) >= 2 and hung_checks(), timeout=20)
+    assert {status for status, _, _ in hung} == {"TIMEOUT"}
+    starts = [at - timedelta(milliseconds=ms) for _, at, ms in hung]
     assert all(
         later - earlier >= timedelta(seconds=8)
         for earlier, later in zip(starts, starts[1:], strict=False)
