@@ -367,14 +367,19 @@ def _decode_open(raw: dict) -> dict[str, Any]:
     return decoded
 
 
-def sync_open_alerts(endpoint_id: int) -> dict[str, dict]:
-    """Re-read the open alerts of an endpoint from the database into Redis."""
-    open_alerts = {
+def open_alerts_in_db(endpoint_id: int) -> dict[str, dict]:
+    """``{kind: {"id", "flap"}}`` of the endpoint's open alerts."""
+    return {
         kind: {"id": pk, "flap": bool((details or {}).get("flapping"))}
         for pk, kind, details in Alert.objects.filter(
             endpoint_id=endpoint_id, state=Alert.State.OPEN
         ).values_list("id", "kind", "details")
     }
+
+
+def sync_open_alerts(endpoint_id: int) -> dict[str, dict]:
+    """Re-read the open alerts of an endpoint from the database into Redis."""
+    open_alerts = open_alerts_in_db(endpoint_id)
     key = OPEN_KEY.format(endpoint_id)
     pipe = get_redis().pipeline()
     pipe.delete(key)

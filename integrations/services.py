@@ -201,12 +201,7 @@ def _load_state(endpoint: IntegrationEndpoint) -> tuple[dict, dict, bool]:
         # Redis away: the check is still stored and alerts still evaluated,
         # from the database, just without the cache.
         logger.warning("monitor state of endpoint %s not in Redis", endpoint.pk)
-        open_alerts = {
-            kind: {"id": pk, "flap": bool((details or {}).get("flapping"))}
-            for pk, kind, details in endpoint.alerts.filter(state="OPEN").values_list(
-                "id", "kind", "details"
-            )
-        }
+        open_alerts = alerts.open_alerts_in_db(endpoint.pk)
         return alerts.rebuild_state(endpoint), open_alerts, False
 
 

@@ -221,3 +221,53 @@ def test_a_probe_that_crashes_is_recorded_as_unhealthy(make_endpoint):
     assert row.status == "UNHEALTHY"
     assert row.error_message == "probe error: RuntimeError: bug in a probe"
     assert IntegrationHealthStatus.objects.count() == 1
+
+
+def test_a_cold_banano_node_is_degraded_within_its_grace_window(sim, make_endpoint):
+    import requests
+
+    from integrations.simulators import fixtures as fx
+
+    node = make_endpoint(
+        "banano",
+        f"{sim.url}/banano/",
+        kind="banano",
+        timeout_seconds=1,
+        startup_grace_seconds=60,
+        settings={
+            "operator_account": fx.BANANO_OPERATOR_ACCOUNT,
+            "min_balance_ban": fx.BANANO_MIN_OPERATOR_BALANCE_BAN,
+            "expected_network": fx.BANANO_NETWORK,
+        },
+    )
+    assert endpoint_check(node).status == "HEALTHY"
+
+    # The node restarts: refused connections, then a cold node that accepts
+    # connections but answers nothing for a while.
+    sim.faults("banano", outage=True)
+    assert endpoint_check(node).status == "UNHEALTHY"
+    sim.faults("banano", outage=False)
+    requests.post(
+        f"{sim.url}/_control/banano/cold_restart", json={"seconds": 30}, timeout=5
+    )
+    cold = endpoint_check(node)
+    assert cold.status == "DEGRADED"
+    assert cold.metadata["startup_grace"]["raw_status"] == "TIMEOUT"
+    assert cold.metadata["cold_start_suspected"] is True
+    node.refresh_from_db()
+    assert node.came_up_at == cold.checked_at
+    assert not Alert.objects.filter(kind="DOWN").exists()
+
+
+def test_a_check_is_still_stored_and_alerted_when_redis_is_unreachable(
+    sim, make_endpoint, settings
+):
+    endpoint = make_endpoint("svc", f"{sim.url}/http/status")
+    sim.faults(outage=True)
+    endpoint_check(endpoint)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    row = endpoint_check(endpoint)
+    assert row.status == "UNHEALTHY"
+    assert IntegrationHealthStatus.objects.count() == 2
+    # The rules ran from the database: the second failure opened the alert.
+    assert Alert.objects.get().kind == "DOWN"
