@@ -81,12 +81,20 @@ def _parse_moment(request: Request, name: str) -> datetime | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    value = parse_datetime(raw.replace(" ", "+"))
+    invalid = ValidationError({name: ["An ISO 8601 date and time is required."]})
+    try:
+        value = parse_datetime(raw.replace(" ", "+"))
+    except ValueError:  # well-formed but impossible (month 13, offset +25:00)
+        raise invalid from None
     if value is None:
-        raise ValidationError({name: ["An ISO 8601 date and time is required."]})
+        raise invalid
     if timezone.is_naive(value):
-        value = value.replace(tzinfo=UTC)
-    return value
+        return value.replace(tzinfo=UTC)
+    # In UTC: PostgreSQL refuses the odd offsets ISO 8601 allows (+22:23).
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed out of range
+        raise invalid from None
 
 
 class HealthHistoryView(APIView):

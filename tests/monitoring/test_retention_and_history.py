@@ -219,6 +219,9 @@ def test_history_defaults_to_the_last_day(tester_client, history_endpoint):
     [
         ({"resolution": "minute"}, "resolution"),
         ({"from": "yesterday"}, "from"),
+        ({"from": "2026-13-01T00:00:00Z"}, "from"),
+        ({"to": "2026-01-01T00:00:00+25:00"}, "to"),
+        ({"from": "0001-01-01T00:00:00+01:00"}, "from"),
         ({"from": "2026-01-06T00:00:00Z", "to": "2026-01-05T00:00:00Z"}, "from"),
         ({"limit": "0"}, "limit"),
         ({"limit": "many"}, "limit"),
@@ -232,6 +235,14 @@ def test_bad_history_parameters_are_a_400_with_the_field(
     body = response.json()
     assert body["error"] == "validation_error"
     assert field in body["details"]
+
+
+def test_odd_but_valid_offsets_are_read_as_utc(tester_client, history_endpoint):
+    # PostgreSQL refuses offsets like +22:23 in a query; ISO 8601 allows them.
+    response = tester_client.get(
+        url(history_endpoint, **{"from": "0071-11-19T20:18:04+22:23"})
+    )
+    assert response.status_code == 200, response.json()
 
 
 def test_history_of_an_unknown_endpoint_is_a_404(tester_client):
