@@ -9,11 +9,15 @@ snapshot itself with ``register_snapshot_part`` in its ``AppConfig.ready()``
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
+import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, wait
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -53,20 +57,84 @@ def jsonable(data: Any) -> Any:
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
-def send_now(event_type: str, data: Any) -> None:
+class _Sender:
+    """One event loop thread per process that sends to the channel layer.
+
+    ``async_to_sync`` would start a thread, a loop and a Redis connection for
+    every event (2-4 ms of CPU each, paid by every health check); this loop and
+    its connection live as long as the process. Sends are fire-and-forget; the
+    pending ones are awaited briefly at exit.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid: int | None = None
+        self._pending: set[Future] = set()
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            # A forked child inherits the object but not the thread.
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=loop.run_forever, name="dashboard-events", daemon=True
+                ).start()
+                self._loop, self._pid = loop, os.getpid()
+                self._pending = set()
+            return self._loop
+
+    def submit(self, coroutine) -> Future:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop())
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, future: Future) -> None:
+        with self._lock:
+            self._pending.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            # A dashboard that cannot be reached must never fail a check.
+            logger.warning(
+                "dashboard event not delivered: %s", future.exception(), exc_info=False
+            )
+
+    def flush(self, timeout: float = 2.0) -> None:
+        with self._lock:
+            pending = list(self._pending)
+        if pending:
+            wait(pending, timeout=timeout)
+
+
+_sender = _Sender()
+atexit.register(_sender.flush)
+
+
+def send_now(event_type: str, data: Any, *, wait_seconds: float | None = None) -> None:
+    """Send an event to every dashboard now (no transaction involved).
+
+    Returns at once; ``wait_seconds`` waits for the send (tests, scripts).
+    """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown dashboard event type {event_type!r}")
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
-        async_to_sync(layer.group_send)(
-            DASHBOARD_GROUP,
-            {"type": "dashboard.event", "event": {"type": event_type, "data": data}},
-        )
-    except Exception:
-        # A dashboard that cannot be reached must never fail a check or a request.
-        logger.warning("dashboard event %s not delivered", event_type, exc_info=True)
+    message = {"type": "dashboard.event", "event": {"type": event_type, "data": data}}
+    future = _sender.submit(layer.group_send(DASHBOARD_GROUP, message))
+    if wait_seconds is not None:
+        try:
+            future.result(timeout=wait_seconds)
+        except Exception:
+            logger.warning(
+                "dashboard event %s not delivered", event_type, exc_info=True
+            )
+
+
+def flush_events(timeout: float = 2.0) -> None:
+    """Wait for the events sent so far to leave (before a process exits)."""
+    _sender.flush(timeout)
 
 
 def broadcast(event_type: str, data: Any) -> None:
