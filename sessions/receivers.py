@@ -70,6 +70,7 @@ def pause_sessions_on_failing_streak(
                     actor=None,
                     status=TestSession.Status.PAUSED,
                     reason=reason,
+                    source="rollback-trigger",
                 )
             except ConflictError:
                 continue  # paused or finished meanwhile

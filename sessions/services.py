@@ -130,8 +130,12 @@ def session_update(
     status: str | None = None,
     configuration: dict[str, Any] | None = None,
     reason: str = "",
+    source: str = "api",
 ) -> TestSession:
     """Change the status (through the state machine) and/or the configuration.
+
+    ``source`` names who asked in the audit trail ("api", "admin", or
+    "rollback-trigger" for the automatic pause).
 
     ``ConflictError`` for a transition the state machine refuses, and for a
     resume while the tester (or the name) already has another ACTIVE session.
@@ -159,7 +163,7 @@ def session_update(
                 locked.configuration = configuration
             if changes:
                 locked.save()
-                audit(actor, "session.update", locked, changes)
+                audit(actor, "session.update", locked, changes, source=source)
                 broadcast("session_updated", _session_event(locked))
     except IntegrityError:
         raise _active_conflict(

@@ -207,6 +207,16 @@ if not FIELD_ENCRYPTION_KEYS and not DEBUG:
 # Hosts that testenv must never call (exact host names or *.suffix patterns).
 PRODUCTION_HOSTS = env_list("PRODUCTION_HOSTS")
 
+# Health-monitoring tunables (defaults and meaning: integrations/monitor_settings.py
+# and docs/monitoring.md); these may also come from the environment.
+for _name in ("MONITOR_QUEUE", "MONITOR_NOTIFY_QUEUE"):
+    if os.environ.get(_name):
+        globals()[_name] = os.environ[_name]
+for _name in ("ROLLBACK_FAILURE_THRESHOLD", "HEALTH_RAW_KEEP"):
+    if os.environ.get(_name):
+        globals()[_name] = int(os.environ[_name])
+APPRISE_TIMEOUT_SECONDS = float(os.environ.get("APPRISE_TIMEOUT_SECONDS") or 20)
+
 # Where the built-in simulators listen (the seed points SIMULATED endpoints here).
 SIMULATOR_URL = os.environ.get("SIMULATOR_URL", "http://127.0.0.1:8765").rstrip("/")
 

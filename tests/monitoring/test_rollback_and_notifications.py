@@ -50,9 +50,9 @@ def test_the_session_pauses_after_the_third_consecutive_failure(failing, tester)
     alert = Alert.objects.get(kind="SESSION_PAUSED")
     assert alert.state == "OPEN" and alert.session_id == session.pk
     assert alert.details["paused_sessions"] == [str(session.pk)]
-    assert AuditEvent.objects.filter(
-        action="session.update", target_id=str(session.pk)
-    ).exists()
+    event = AuditEvent.objects.get(action="session.update", target_id=str(session.pk))
+    assert event.source == "rollback-trigger"
+    assert event.actor is None
 
 
 def test_failures_before_the_session_started_do_not_count(failing, tester):
