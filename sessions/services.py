@@ -309,6 +309,15 @@ def _session_lock(
             logger.warning("session %s %s lock had expired", session.pk, purpose)
 
 
+def _endpoint_secrets(endpoint: IntegrationEndpoint) -> frozenset[str]:
+    from integrations.redaction import secret_values
+
+    try:
+        return secret_values(endpoint.get_credentials())
+    except Exception:  # undecryptable credentials: nothing to search for
+        return frozenset()
+
+
 def _run(
     *,
     session: TestSession,
@@ -338,8 +347,14 @@ def _run(
         # run_workflow turns a workflow's own failures into ERROR outcomes;
         # reaching here is a bug of ours, still recorded so the tester sees it.
         logger.exception("workflow %s on %s crashed", test_name, endpoint.pk)
+        from integrations.redaction import redact_text, registered_secrets
+
+        # The message may quote anything, an endpoint's credentials included.
+        secrets = registered_secrets() | _endpoint_secrets(endpoint)
         return _ErrorOutcome(
-            error_details=f"internal error: {exc.__class__.__name__}: {exc}",
+            error_details=redact_text(
+                f"internal error: {exc.__class__.__name__}: {exc}", secrets
+            ),
             started_at=started_at,
             completed_at=timezone.now(),
             mode=endpoint.mode,
