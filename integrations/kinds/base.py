@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from integrations.http import OutboundClient
     from integrations.models import IntegrationEndpoint
 
+
+M = TypeVar("M", bound=BaseModel)
 
 HEALTHY = "HEALTHY"
 DEGRADED = "DEGRADED"
@@ -54,6 +56,23 @@ class Probe:
         configuration error of ours and is recorded as UNHEALTHY by the caller.
         """
         raise NotImplementedError
+
+
+def first_error(error: ValidationError) -> tuple[str, str]:
+    """``(path, message)`` of the first mismatch of a failed validation."""
+    first = error.errors()[0]
+    return ".".join(str(part) for part in first["loc"]) or "$", first["msg"]
+
+
+def parse_shape(schema: type[M], data: object) -> tuple[M | None, str | None]:
+    """Validate ``data`` against ``schema``: ``(model, None)``, or ``(None,
+    "<msg> at <path>")`` naming the first mismatch (how probes report a wrong
+    response format)."""
+    try:
+        return schema.model_validate(data), None
+    except ValidationError as error:
+        path, message = first_error(error)
+        return None, f"{message} at {path}"
 
 
 @dataclass
@@ -120,16 +139,15 @@ class WorkflowContext:
         try:
             return schema.model_validate(data)
         except ValidationError as error:
-            first = error.errors()[0]
-            path = ".".join(str(part) for part in first["loc"]) or "$"
+            path, message = first_error(error)
             self.check(
                 f"response format: {name}",
                 f"{schema.__name__} at {path}",
-                f"{first['msg']} (at {path})",
+                f"{message} (at {path})",
                 False,
             )
             raise WorkflowAbort(
-                f"response format of {name}: {first['msg']} at {path}"
+                f"response format of {name}: {message} at {path}"
             ) from error
 
     def register_compensation(

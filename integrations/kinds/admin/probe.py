@@ -30,7 +30,6 @@ from integrations.kinds.admin.schemas import (
     DetailError,
     HealthExtended,
     Healthz,
-    parse_shape,
 )
 from integrations.kinds.base import (
     DEGRADED,
@@ -39,6 +38,7 @@ from integrations.kinds.base import (
     UNHEALTHY,
     Probe,
     ProbeResult,
+    parse_shape,
     register_probe,
 )
 

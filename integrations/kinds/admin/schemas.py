@@ -9,11 +9,9 @@ built-in simulator serves them) and allow everything else.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-M = TypeVar("M", bound=BaseModel)
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Model(BaseModel):
@@ -79,15 +77,3 @@ class DetailError(_Model):
             for item in self.detail
         ]
         return "; ".join(messages)
-
-
-def parse_shape(schema: type[M], data: object) -> tuple[M | None, str | None]:
-    """Validate ``data`` against ``schema``: ``(model, None)``, or ``(None,
-    "<msg> at <path>")`` naming the first mismatch (how probes report a wrong
-    response format)."""
-    try:
-        return schema.model_validate(data), None
-    except ValidationError as error:
-        first = error.errors()[0]
-        path = ".".join(str(part) for part in first["loc"]) or "$"
-        return None, f"{first['msg']} at {path}"

@@ -17,12 +17,12 @@ from integrations.kinds.admin.schemas import (
     AdminLogin,
     AuditPage,
     DetailError,
-    parse_shape,
 )
 from integrations.kinds.base import (
     Workflow,
     WorkflowAbort,
     WorkflowContext,
+    parse_shape,
     register_workflow,
 )
 from integrations.workflows import WorkflowSkipped

@@ -23,6 +23,7 @@ from integrations.kinds.base import (
     UNHEALTHY,
     Probe,
     ProbeResult,
+    parse_shape,
     register_probe,
 )
 from integrations.kinds.discord.client import (
@@ -35,7 +36,6 @@ from integrations.kinds.discord.schemas import (
     RateLimited,
     TokenResponse,
     error_text,
-    parse_shape,
 )
 
 

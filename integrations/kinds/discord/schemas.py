@@ -8,7 +8,7 @@ documented ones: ids are snowflakes (numeric strings), ``token_type`` is
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -16,14 +16,10 @@ from pydantic import (
     Field,
     RootModel,
     StringConstraints,
-    ValidationError,
 )
 
 Snowflake = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")]
 NumericString = Annotated[str, StringConstraints(pattern=r"^[0-9]+$")]
-
-
-M = TypeVar("M", bound=BaseModel)
 
 
 class _Model(BaseModel):
@@ -120,15 +116,3 @@ def error_text(body: object) -> str:
         if "message" in body:
             return str(body["message"])
     return ""
-
-
-def parse_shape(schema: type[M], data: object) -> tuple[M | None, str | None]:
-    """Validate ``data`` against ``schema``: ``(model, None)``, or ``(None,
-    "<msg> at <path>")`` naming the first mismatch (how probes report a wrong
-    response format)."""
-    try:
-        return schema.model_validate(data), None
-    except ValidationError as error:
-        first = error.errors()[0]
-        path = ".".join(str(part) for part in first["loc"]) or "$"
-        return None, f"{first['msg']} at {path}"

@@ -12,6 +12,7 @@ from integrations.kinds.base import (
     Workflow,
     WorkflowAbort,
     WorkflowContext,
+    parse_shape,
     register_workflow,
 )
 from integrations.kinds.discord.client import DiscordClient, rate_limit_headers
@@ -21,7 +22,6 @@ from integrations.kinds.discord.schemas import (
     OAuthError,
     TokenResponse,
     error_text,
-    parse_shape,
 )
 
 DEFAULT_SCOPE = "identify guilds"

@@ -22,6 +22,7 @@ from integrations.kinds.base import (
     UNHEALTHY,
     Probe,
     ProbeResult,
+    parse_shape,
     register_probe,
 )
 from integrations.kinds.yunite.client import (
@@ -33,7 +34,6 @@ from integrations.kinds.yunite.schemas import (
     READ_REGISTRATION,
     YuniteAppInfo,
     YuniteError,
-    parse_shape,
 )
 
 STATUS_REASONS = {

@@ -9,7 +9,7 @@ values come from the documented sets.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import (
     AliasChoices,
@@ -17,16 +17,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
 )
 
 Snowflake = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")]
 EpicId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
 READ_REGISTRATION = "READ_REGISTRATION"
-
-
-M = TypeVar("M", bound=BaseModel)
 
 
 class _Model(BaseModel):
@@ -108,15 +104,3 @@ class YuniteError(_Model):
 
     def describe(self) -> str:
         return self.message or self.error or ""
-
-
-def parse_shape(schema: type[M], data: object) -> tuple[M | None, str | None]:
-    """Validate ``data`` against ``schema``: ``(model, None)``, or ``(None,
-    "<msg> at <path>")`` naming the first mismatch (how probes report a wrong
-    response format)."""
-    try:
-        return schema.model_validate(data), None
-    except ValidationError as error:
-        first = error.errors()[0]
-        path = ".".join(str(part) for part in first["loc"]) or "$"
-        return None, f"{first['msg']} at {path}"

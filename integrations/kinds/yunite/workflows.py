@@ -12,6 +12,7 @@ from integrations.kinds.base import (
     Workflow,
     WorkflowAbort,
     WorkflowContext,
+    parse_shape,
     register_workflow,
 )
 from integrations.kinds.yunite.client import YuniteClient, rate_limit_headers
@@ -21,7 +22,6 @@ from integrations.kinds.yunite.schemas import (
     RegistrationLinks,
     Snowflake,
     YuniteError,
-    parse_shape,
 )
 
 EPIC_ID_RE = re.compile(r"[0-9a-f]{32}")

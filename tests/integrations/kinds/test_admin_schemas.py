@@ -8,9 +8,8 @@ from integrations.kinds.admin.schemas import (
     AdminLogin,
     AuditPage,
     DetailError,
-    parse_shape,
 )
-from integrations.kinds.base import WorkflowAbort, WorkflowContext
+from integrations.kinds.base import WorkflowAbort, WorkflowContext, parse_shape
 
 
 def test_a_login_answer_carries_an_email_and_optionally_a_discord_username():

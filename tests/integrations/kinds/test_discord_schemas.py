@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.kinds.base import WorkflowAbort, WorkflowContext
+from integrations.kinds.base import WorkflowAbort, WorkflowContext, parse_shape
 from integrations.kinds.discord.schemas import (
     AuthorizationInfo,
     GuildList,
@@ -12,7 +12,6 @@ from integrations.kinds.discord.schemas import (
     RateLimited,
     TokenResponse,
     error_text,
-    parse_shape,
 )
 
 TOKEN = {

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.kinds.base import WorkflowAbort, WorkflowContext
+from integrations.kinds.base import WorkflowAbort, WorkflowContext, parse_shape
 from integrations.kinds.yunite.schemas import (
     RegistrationLinks,
     YuniteAppInfo,
-    parse_shape,
 )
 
 EPIC = "3f1c9a7e5b2d4c6e8a0b1c2d3e4f5a6b"
