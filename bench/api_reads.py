@@ -222,7 +222,7 @@ def run(ctx: Context) -> list[Row]:
     from integrations.models import IntegrationHealthStatus
 
     total = 100_000 if ctx.quick else 1_000_000
-    rounds = 30 if ctx.quick else 200
+    rounds = 20 if ctx.quick else 200
     per_endpoint = total // ENDPOINTS
     user = tester()
     token = api_token(user)

@@ -49,8 +49,8 @@ def flush_redis(url: str) -> None:
 
 def base_env(args: argparse.Namespace) -> dict[str, str]:
     env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "testenv.settings")
     env.update(
-        DJANGO_SETTINGS_MODULE="testenv.settings",
         DJANGO_DEBUG="1" if args.debug else "0",
         # Feedback is throttled per user (60/min by default); the benchmark
         # measures the request, not the throttle's refusal.
@@ -66,6 +66,28 @@ def base_env(args: argparse.Namespace) -> dict[str, str]:
     for name in ("GITHUB_TOKEN", "GITHUB_REPO", "GITHUB_API_URL", "SIMULATOR_URL"):
         env.pop(name, None)
     return env
+
+
+def git_revision() -> dict[str, object]:
+    """The commit measured, and whether the working tree differed from it."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    return {"commit": commit, "modified_files": len(changed)}  # fmt: skip
 
 
 def print_table(rows: list[Row]) -> None:
@@ -126,6 +148,7 @@ def run_scenario(
         "DATABASE_URL": databases.for_scenario(name),
         "REDIS_URL": redis_url,
         "TESTENV_VAR_DIR": str(scenario_dir),
+        "BENCH_SCENARIO": name,
     }
     out = scenario_dir / "result.json"
     argv = [PYTHON, "-m", "bench.scenario", name, "--out", str(out)]
@@ -260,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "mode": "quick" if args.quick else "full",
+        "git": git_revision(),
         "interrupted": interrupted,
         "machine": {
             "cpu_count": os.cpu_count(),
@@ -270,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "settings": {
             "database": databases.vendor,
+            "DJANGO_SETTINGS_MODULE": env["DJANGO_SETTINGS_MODULE"],
             "DJANGO_DEBUG": env["DJANGO_DEBUG"],
             "DATABASE_CONN_MAX_AGE": env.get("DATABASE_CONN_MAX_AGE", "0"),
             "THROTTLE_FEEDBACK": env["THROTTLE_FEEDBACK"],

@@ -34,7 +34,9 @@ _started = time.monotonic()
 
 def log(message: str) -> None:
     """Progress on stderr (the table goes to stdout)."""
-    print(f"[bench {time.monotonic() - _started:6.1f}s] {message}", file=sys.stderr)
+    where = os.environ.get("BENCH_SCENARIO", "bench")
+    elapsed = time.monotonic() - _started
+    print(f"[{where} {elapsed:5.1f}s] {message}", file=sys.stderr)
     sys.stderr.flush()
 
 
@@ -193,6 +195,24 @@ def group_members(pgid: int) -> list[int]:
         if fields is not None and int(fields[2]) == pgid:
             members.append(int(entry.name))
     return members
+
+
+def children_of(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None and int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """A forking server's CPU: itself, its reaped children, its live children."""
+    return cpu_seconds(pid) + sum(
+        cpu_seconds(child, children=False) for child in children_of(pid)
+    )
 
 
 def group_cpu_seconds(pgid: int) -> float:

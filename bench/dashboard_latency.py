@@ -90,8 +90,8 @@ def _redis_round_trips(ctx: Context, count: int, rate: float) -> list[float]:
 
 
 def run(ctx: Context) -> list[Row]:
-    count = 40 if ctx.quick else 300
-    rate = 20.0 if ctx.quick else 10.0
+    count = 30 if ctx.quick else 300
+    rate = 30.0 if ctx.quick else 10.0
     sim = start_simulators(ctx)
     env = {**ctx.env, "SIMULATOR_URL": sim}
     web = start_web(ctx, env)

@@ -43,16 +43,18 @@ def checks(endpoint_id: int, count: int, rate: float, out: Path) -> None:
     checked_at: dict[str, float] = {}
     original = realtime.send_now
 
-    def send_now(event_type, data):
+    def send_now(event_type, data, **options):
         if event_type == "health_status_update":
             committed[str(data["id"])] = time.time()
-        return original(event_type, data)
+        return original(event_type, data, **options)
 
     realtime.send_now = send_now
     endpoint = IntegrationEndpoint.objects.get(pk=endpoint_id)
     for _ in _paced(count, rate):
         row = endpoint_check(endpoint)
         checked_at[str(row.pk)] = row.checked_at.timestamp()
+    if hasattr(realtime, "flush_events"):  # events leave before the process ends
+        realtime.flush_events()
     out.write_text(json.dumps({"committed": committed, "checked_at": checked_at}))
 
 

@@ -45,7 +45,7 @@ def run(ctx: Context) -> list[Row]:
     from feedback.models import FeedbackReport
     from integrations.simulators import fixtures as fx
 
-    rounds = 40 if ctx.quick else 300
+    rounds = 30 if ctx.quick else 300
     sim = start_simulators(ctx)
     env = {
         **ctx.env,

@@ -22,7 +22,6 @@ from bench.common import (
     Processes,
     free_port,
     http_ok,
-    log,
     wait_until,
 )
 
@@ -132,9 +131,3 @@ def start_beat(ctx: Context, env: dict[str, str] | None = None) -> None:
         ],
         env or ctx.env,
     )  # fmt: skip
-
-
-def note_startup(ctx: Context, what: str, started: float) -> None:
-    seconds = time.monotonic() - started
-    ctx.info.setdefault("startup_seconds", {})[what] = round(seconds, 2)
-    log(f"{what} ready after {seconds:.1f} s")
