@@ -162,11 +162,15 @@ def run_scenario(
     try:
         proc.wait()
     except KeyboardInterrupt:
-        proc.send_signal(signal.SIGTERM)
+        # The scenario got the Ctrl-C too and is stopping its processes.
         try:
-            proc.wait(30)
+            proc.wait(60)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         raise
     finally:
         try:

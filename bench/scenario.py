@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -50,11 +51,15 @@ def main(argv: list[str] | None = None) -> int:
         rows = module.run(ctx)
     except KeyboardInterrupt:
         error = "interrupted"
-        raise
+        log("interrupted: stopping the processes of this scenario")
     except Exception as exc:
         error = f"{exc.__class__.__name__}: {exc}"
         log(f"scenario {args.name} failed:\n{traceback.format_exc()}")
     finally:
+        # A second Ctrl-C (or the orchestrator's SIGTERM) must not cut the
+        # clean-up short and leave a worker or daphne behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         processes.stop_all()
         args.out.write_text(
             json.dumps(
@@ -67,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                 indent=1,
             )
         )
+    if error == "interrupted":
+        return 130
     return 0 if error is None else 1
 
 
