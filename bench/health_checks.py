@@ -353,6 +353,9 @@ def run(ctx: Context) -> list[Row]:
             "worker_boot_seconds": round(worker_boot, 2),
             "covered_within_interval": covered,
             "first_check_after_seconds": first_after,
+            "first_check_delay_seconds": describe(
+                [(moment - restart_at).total_seconds() for moment in firsts.values()]
+            ),
             "all_checked_after_seconds": all_after,
             "burst_skew_ms": describe(_skews(burst_rows)),
             "after_restart_skew_ms": describe(after_restart_skews),
