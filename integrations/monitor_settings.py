@@ -21,6 +21,10 @@ DEFAULTS: dict[str, Any] = {
     # with an ETA; must exceed the dispatcher's own period (5 s).
     "MONITOR_DISPATCH_LOOKAHEAD_SECONDS": 6.0,
     "MONITOR_DISPATCH_BATCH": 500,
+    # New or long-overdue endpoints (after a restart) are spread over their
+    # interval less this margin, which covers the delay before the first
+    # dispatch (beat's start-up and its 5 s period).
+    "MONITOR_RESTART_MARGIN_SECONDS": 8.0,
     # Latency alerting: rolling window of answered checks (LATENCY is judged
     # only on a full window: below 20 samples the p95 is the maximum, and one
     # spike would count), samples before a baseline is first learned, the

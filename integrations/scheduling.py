@@ -76,7 +76,13 @@ def _plan(
     if old is not None and old > now - step:
         moment = old
     else:
-        moment = now + step * phase(endpoint_id)
+        # Spread over the interval less a margin: after a restart this first
+        # dispatch comes a few seconds late already (beat starting up), and
+        # every endpoint must still be checked within one interval of it.
+        margin = min(
+            step / 2, timedelta(seconds=conf.get("MONITOR_RESTART_MARGIN_SECONDS"))
+        )
+        moment = now + (step - margin) * phase(endpoint_id)
     due_times = []
     while moment <= horizon:
         due_times.append(moment)
