@@ -25,10 +25,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from github import Auth, Github, GithubException
-from github.GithubObject import NotSet
 
 logger = logging.getLogger(__name__)
+
+
+def _pygithub() -> Any:
+    """PyGithub, imported on first use: it and its dependencies weigh about
+    20 MB in every process (web, worker, beat) that would import it at start
+    but, most of the time, never files an issue."""
+    import github
+    import github.GithubObject
+
+    return github
+
+
+def _call_errors() -> tuple[type[BaseException], ...]:
+    """What a PyGithub call raises when GitHub or the network fails."""
+    return (_pygithub().GithubException, requests.exceptions.RequestException)
+
 
 DEFAULT_TIMEOUT_SECONDS = 15
 # Status codes where GitHub (or a proxy in front of it) may succeed later.
@@ -152,7 +166,7 @@ def translate(exc: BaseException, *, method: str = "GET") -> GitHubError:
     write = method.upper() != "GET"
     if isinstance(exc, GitHubError):
         return exc
-    if isinstance(exc, GithubException):
+    if isinstance(exc, _pygithub().GithubException):
         status = exc.status
         headers = exc.headers or {}
         message = _message_of(exc.data) or str(exc)
@@ -236,9 +250,9 @@ class GitHubClient:
             raise GitHubError(f"GitHub repository {repo!r} is not owner/name")
         self.api_url = api_url.rstrip("/")
         self.repo_name = repo
-        self._github = Github(
+        self._github = _pygithub().Github(
             base_url=self.api_url,
-            auth=Auth.Token(token),
+            auth=_pygithub().Auth.Token(token),
             timeout=int(max(1, round(timeout))),
             user_agent=user_agent,
             # Each call once; our caller retries (see the module docstring).
@@ -268,7 +282,7 @@ class GitHubClient:
         if self._login is None:
             try:
                 _, data = self._github.requester.requestJsonAndCheck("GET", "/user")
-            except GithubException as exc:
+            except _pygithub().GithubException as exc:
                 if exc.status in (401, 403, 404):
                     return None
                 raise translate(exc) from exc
@@ -296,7 +310,7 @@ class GitHubClient:
                     f"{self._repo.url}/issues",
                     parameters={**params, "per_page": per_page, "page": page},
                 )
-            except (GithubException, requests.exceptions.RequestException) as exc:
+            except _call_errors() as exc:
                 raise translate(exc) from exc
             items = data if isinstance(data, list) else []
             for item in items:
@@ -355,7 +369,7 @@ class GitHubClient:
             _, data = self._github.requester.requestJsonAndCheck(
                 "GET", "/search/issues", parameters={"q": query, "per_page": 20}
             )
-        except (GithubException, requests.exceptions.RequestException) as exc:
+        except _call_errors() as exc:
             raise translate(exc) from exc
         for item in (data or {}).get("items") or []:
             if not item.get("pull_request") and marker in str(item.get("body") or ""):
@@ -367,7 +381,7 @@ class GitHubClient:
             _, data = self._github.requester.requestJsonAndCheck(
                 "GET", f"{self._repo.url}/issues/{int(number)}"
             )
-        except (GithubException, requests.exceptions.RequestException) as exc:
+        except _call_errors() as exc:
             raise translate(exc) from exc
         return issue_ref_from_json(data or {})
 
@@ -388,7 +402,7 @@ class GitHubClient:
             headers, data = self._github.requester.requestJsonAndCheck(
                 "GET", "/rate_limit"
             )
-        except (GithubException, requests.exceptions.RequestException) as exc:
+        except _call_errors() as exc:
             raise translate(exc) from exc
         data = data or {}
         core = (data.get("resources") or {}).get("core") or data.get("rate") or {}
@@ -409,7 +423,7 @@ class GitHubClient:
         """``GET /repos/{owner}/{repo}`` as JSON."""
         try:
             _, data = self._github.requester.requestJsonAndCheck("GET", self._repo.url)
-        except (GithubException, requests.exceptions.RequestException) as exc:
+        except _call_errors() as exc:
             raise translate(exc) from exc
         return dict(data or {})
 
@@ -421,7 +435,7 @@ class GitHubClient:
         label; a label created meanwhile by someone else (422) is fine."""
         try:
             existing = {label.name.lower() for label in self._repo.get_labels()}
-        except (GithubException, requests.exceptions.RequestException) as exc:
+        except _call_errors() as exc:
             raise translate(exc) from exc
         created = []
         for name, color in labels.items():
@@ -429,7 +443,7 @@ class GitHubClient:
                 continue
             try:
                 self._repo.create_label(name, color)
-            except GithubException as exc:
+            except _pygithub().GithubException as exc:
                 if exc.status == 422:  # already_exists: a concurrent creation.
                     continue
                 raise translate(exc, method="POST") from exc
@@ -447,7 +461,7 @@ class GitHubClient:
                 f"{self._repo.url}/issues/{int(number)}",
                 input={"body": body},
             )
-        except (GithubException, requests.exceptions.RequestException) as exc:
+        except _call_errors() as exc:
             raise translate(exc, method="PATCH") from exc
         return issue_ref_from_json(data or {})
 
@@ -461,9 +475,11 @@ class GitHubClient:
         """
         try:
             issue = self._repo.create_issue(
-                title=title, body=body, labels=list(labels) if labels else NotSet
+                title=title,
+                body=body,
+                labels=list(labels) if labels else _pygithub().GithubObject.NotSet,
             )
-        except (GithubException, requests.exceptions.RequestException) as exc:
+        except _call_errors() as exc:
             raise translate(exc, method="POST") from exc
         # Completed from the POST answer: reading it makes no further call.
         return issue_ref_from_json(issue.raw_data)
