@@ -12,14 +12,9 @@ from django.test import override_settings
 from testenv.celery import HEARTBEAT_KEY_PREFIX
 from testenv.launcher import redis_server_binary
 from tests.conftest import wait_until
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.django_db
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

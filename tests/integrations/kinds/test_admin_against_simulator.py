@@ -3,7 +3,6 @@ compensation), over real sockets against the Pay2Slay simulator."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 
@@ -25,6 +24,7 @@ from integrations.workflows import (
     run_compensation,
     run_workflow,
 )
+from tests.helpers import failed_assertions, free_port
 from tests.integrations.outbound_helpers import Reply, ScriptedServer
 
 pytestmark = pytest.mark.django_db
@@ -113,16 +113,6 @@ def create_admin(endpoint: IntegrationEndpoint, test_data: dict | None = None):
     )
 
 
-def failed_assertions(outcome) -> list[str]:
-    return [a["name"] for a in outcome.assertions if not a["passed"]]
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # -- fixture hook ------------------------------------------------------------------
 
 
@@ -206,7 +196,7 @@ def test_the_probe_is_degraded_when_slower_than_the_latency_threshold(sim, endpo
 
 
 def test_the_probe_is_unhealthy_when_nothing_listens(db):
-    result = probe(admin_endpoint(f"http://127.0.0.1:{closed_port()}/p2s"))
+    result = probe(admin_endpoint(f"http://127.0.0.1:{free_port()}/p2s"))
     assert result.status == UNHEALTHY
     assert "connection refused" in result.error_message
 

@@ -3,7 +3,6 @@ against the Discord simulator (faults injected through its control API)."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 
@@ -17,6 +16,7 @@ from integrations.models import IntegrationEndpoint
 from integrations.simulators import fixtures as fx
 from integrations.simulators.server import SimulatorServer
 from integrations.workflows import ERROR, FAILED, PASSED, run_workflow
+from tests.helpers import failed_assertions, free_port
 from tests.integrations.outbound_helpers import Reply, ScriptedServer
 
 pytestmark = pytest.mark.django_db
@@ -112,16 +112,6 @@ def assertions(outcome) -> dict[str, dict]:
     return {a["name"]: a for a in outcome.assertions}
 
 
-def failed_assertions(outcome) -> list[str]:
-    return [a["name"] for a in outcome.assertions if not a["passed"]]
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # -- probe -------------------------------------------------------------------------
 
 
@@ -183,7 +173,7 @@ def test_the_probe_is_degraded_when_slower_than_the_latency_threshold(sim, endpo
 
 
 def test_the_probe_is_unhealthy_when_nothing_listens(db):
-    result = probe(discord_endpoint(f"http://127.0.0.1:{closed_port()}/api"))
+    result = probe(discord_endpoint(f"http://127.0.0.1:{free_port()}/api"))
     assert result.status == UNHEALTHY
     assert "connection refused" in result.error_message
 

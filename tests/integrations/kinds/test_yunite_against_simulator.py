@@ -3,7 +3,6 @@ against the Yunite simulator (faults injected through its control API)."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 
@@ -23,6 +22,7 @@ from integrations.models import IntegrationEndpoint
 from integrations.simulators import fixtures as fx
 from integrations.simulators.server import SimulatorServer
 from integrations.workflows import ERROR, FAILED, PASSED, run_workflow
+from tests.helpers import failed_assertions, free_port
 from tests.integrations.outbound_helpers import Reply, ScriptedServer
 
 pytestmark = pytest.mark.django_db
@@ -119,16 +119,6 @@ def lookup(endpoint: IntegrationEndpoint, test_data: dict | None = None):
     )
 
 
-def failed_assertions(outcome) -> list[str]:
-    return [a["name"] for a in outcome.assertions if not a["passed"]]
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # -- probe -------------------------------------------------------------------------
 
 
@@ -208,7 +198,7 @@ def test_the_probe_is_unhealthy_when_the_token_is_refused(endpoint):
 
 
 def test_the_probe_is_unhealthy_when_nothing_listens(db):
-    result = probe(yunite_endpoint(f"http://127.0.0.1:{closed_port()}/yunite/api"))
+    result = probe(yunite_endpoint(f"http://127.0.0.1:{free_port()}/yunite/api"))
     assert result.status == UNHEALTHY
     assert result.status_code is None
     assert "connection refused" in result.error_message
