@@ -68,17 +68,23 @@ def _plan(
     """Due times within the horizon (maybe none) and the next one after them.
 
     An endpoint that is new, or overdue by more than an interval (beat or the
-    workers were down), is placed at its phase within the coming interval:
-    checked within one interval, and never all endpoints at the same instant
-    (200 checks due at once would start up to seconds late on one worker).
+    workers were down), is placed at its phase within the coming interval
+    (less a start-up margin when overdue): checked within one interval, and
+    never all endpoints at the same instant (200 checks due at once would
+    start up to seconds late on one worker).
     """
     step = timedelta(seconds=max(interval, 1))
     if old is not None and old > now - step:
         moment = old
+    elif old is None:
+        # New: its phase within the coming interval, so that endpoints created
+        # together (or a fresh install) are spread over the whole interval.
+        moment = now + step * phase(endpoint_id)
     else:
-        # Spread over the interval less a margin: after a restart this first
-        # dispatch comes a few seconds late already (beat starting up), and
-        # every endpoint must still be checked within one interval of it.
+        # Long overdue (workers or beat were down): spread over the interval
+        # less a margin, because this first dispatch after a restart already
+        # comes seconds late (beat starting up) and every endpoint must still
+        # be checked within one interval of the restart.
         margin = min(
             step / 2, timedelta(seconds=conf.get("MONITOR_RESTART_MARGIN_SECONDS"))
         )

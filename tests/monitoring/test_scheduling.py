@@ -68,13 +68,16 @@ def test_new_and_long_overdue_endpoints_are_spread_over_the_next_interval():
     )
     claims = claim_due_checks(now, lookahead_seconds=1)
     assert len(claims) == 50
-    # Spread over the interval less the restart margin (half of 10 s here), so
-    # that all are checked within one interval even of a late first dispatch.
+    # New endpoints are spread over the whole interval; long-overdue ones over
+    # the interval less the restart margin (half of 10 s here), so that all
+    # are checked within one interval even of a late first dispatch.
+    overdue = {e.pk for e in fresh[25:]}
     spread = 10 - min(5, conf.get("MONITOR_RESTART_MARGIN_SECONDS"))
     for endpoint in IntegrationEndpoint.objects.all():
         offset = (endpoint.next_check_at - now).total_seconds()
         assert 0 <= offset <= 11
-        assert abs(offset % 10 - spread * phase(endpoint.pk)) < 0.01
+        width = spread if endpoint.pk in overdue else 10
+        assert abs(offset % 10 - width * phase(endpoint.pk)) < 0.01
     sent = sum(len(claim.due_times) for claim in claims)
     assert 0 < sent < 25  # only those whose phase falls within the lookahead
 
