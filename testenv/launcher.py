@@ -63,6 +63,10 @@ class Supervisor:
         return proc
 
     def stop_all(self, timeout: float = 10.0) -> None:
+        # A second Ctrl-C or SIGTERM must not cut the clean-up short and leave
+        # orphans behind: from here on both are ignored.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.stopping = True
         # Reverse start order: web and workers before the Redis they use.
         for proc in reversed(list(self.procs.values())):
@@ -274,6 +278,7 @@ def print_banner(base: str, env: dict[str, str]) -> None:
 def cmd_with_redis(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     supervisor = Supervisor()
+    install_signal_handlers()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         log("with-redis needs a command after --")
@@ -282,6 +287,8 @@ def cmd_with_redis(args: argparse.Namespace) -> int:
         if not env.get("REDIS_URL"):
             env["REDIS_URL"] = start_embedded_redis(supervisor, env)
         return subprocess.run(command, cwd=BASE_DIR, env=env).returncode
+    except KeyboardInterrupt:
+        return 130
     finally:
         supervisor.stop_all()
 
