@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from integrations.http import close_pools, get_client
+from integrations.http import get_client
 from integrations.kinds.base import DEGRADED, HEALTHY, TIMEOUT, UNHEALTHY
 from integrations.kinds.discord.probe import DiscordProbe
 from integrations.models import IntegrationEndpoint
@@ -17,7 +17,11 @@ from integrations.simulators import fixtures as fx
 from integrations.simulators.server import SimulatorServer
 from integrations.workflows import ERROR, FAILED, PASSED, run_workflow
 from tests.helpers import failed_assertions, free_port
-from tests.integrations.outbound_helpers import Reply, ScriptedServer
+from tests.integrations.outbound_helpers import (
+    Reply,
+    ScriptedServer,
+    isolated_outbound_settings,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -34,18 +38,10 @@ def sim() -> Iterator[SimulatorServer]:
 
 
 @pytest.fixture(autouse=True)
-def outbound(settings, redis_client) -> Iterator[None]:
+def outbound(redis_client) -> Iterator[str]:
     # Own Redis keys per test (endpoint ids repeat across tests) and quick
     # backoff, so "429 beyond retries" takes milliseconds.
-    prefix = f"testenv-test:{uuid.uuid4().hex}"
-    settings.OUTBOUND_RATE_LIMIT_PREFIX = prefix
-    settings.OUTBOUND_RETRY_BACKOFF_SECONDS = 0.01
-    settings.OUTBOUND_RETRY_BACKOFF_MAX_SECONDS = 0.05
-    settings.PRODUCTION_HOSTS = []
-    yield
-    close_pools()
-    for key in redis_client.scan_iter(f"{prefix}:*"):
-        redis_client.delete(key)
+    yield from isolated_outbound_settings(redis_client)
 
 
 def control(sim: SimulatorServer, what: str, **values) -> None:
