@@ -22,6 +22,21 @@ SYNC_SOFT_TIME_LIMIT = 150
 SYNC_TIME_LIMIT = 180
 
 
+def _retry_later(task, enqueue, report_id: str, attempt: int, outcome) -> None:
+    """Queue the next attempt when the outcome asks for one, on the queue this
+    attempt came from (retries are new messages with a countdown, so no worker
+    thread sleeps through an outage)."""
+    if outcome.retry_in is None:
+        return
+    delivery = getattr(task.request, "delivery_info", None) or {}
+    enqueue(
+        report_id,
+        attempt=attempt + 1,
+        countdown=outcome.retry_in,
+        queue=str(delivery.get("routing_key") or ""),
+    )
+
+
 @shared_task(
     bind=True,
     name=services.SYNC_TASK,
@@ -33,14 +48,7 @@ SYNC_TIME_LIMIT = 180
 def sync_github(self, report_id: str, attempt: int = 1) -> str:
     """Attempt ``attempt`` to create the GitHub issue of a feedback report."""
     outcome = services.feedback_sync_attempt(report_id, attempt=attempt)
-    if outcome.retry_in is not None:
-        delivery = getattr(self.request, "delivery_info", None) or {}
-        services.feedback_sync_enqueue(
-            report_id,
-            attempt=attempt + 1,
-            countdown=outcome.retry_in,
-            queue=str(delivery.get("routing_key") or ""),
-        )
+    _retry_later(self, services.feedback_sync_enqueue, report_id, attempt, outcome)
     return outcome.state
 
 
@@ -55,14 +63,9 @@ def sync_github(self, report_id: str, attempt: int = 1) -> str:
 def update_issue_attachments(self, report_id: str, attempt: int = 1) -> str:
     """List an attachment added after the issue was created in its body."""
     outcome = services.feedback_issue_update_attempt(report_id, attempt=attempt)
-    if outcome.retry_in is not None:
-        delivery = getattr(self.request, "delivery_info", None) or {}
-        services.feedback_issue_update_enqueue(
-            report_id,
-            attempt=attempt + 1,
-            countdown=outcome.retry_in,
-            queue=str(delivery.get("routing_key") or ""),
-        )
+    _retry_later(
+        self, services.feedback_issue_update_enqueue, report_id, attempt, outcome
+    )
     return outcome.state
 
 
